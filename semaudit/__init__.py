@@ -1,0 +1,51 @@
+"""semaudit: audit image-classification datasets for semantic scale imbalance.
+
+Library functions return values and never print; the ``semaudit`` command is a thin layer.
+Heavy modules (torch, matplotlib) load only when a function needs them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ClassMoments",
+    "ScanConfig",
+    "__version__",
+    "curves",
+    "load_audit",
+    "load_embeddings",
+    "probe",
+    "scan",
+    "semantic_scale",
+]
+
+if TYPE_CHECKING:
+    from semaudit.api import curves, probe
+    from semaudit.audit import scan
+    from semaudit.scale import ClassMoments, semantic_scale
+    from semaudit.settings import ScanConfig
+    from semaudit.shards import load_embeddings
+    from semaudit.store import load_audit
+
+_LAZY = {
+    "scan": "semaudit.audit",
+    "semantic_scale": "semaudit.scale",
+    "ClassMoments": "semaudit.scale",
+    "ScanConfig": "semaudit.settings",
+    "load_embeddings": "semaudit.shards",
+    "load_audit": "semaudit.store",
+    "curves": "semaudit.api",
+    "probe": "semaudit.api",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import public names on first use, so ``import semaudit`` stays light."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'semaudit' has no attribute {name!r}")

@@ -1,0 +1,12 @@
+"""Command-line interface: one module per command, registered on one Typer app."""
+
+from semaudit.cli._app import app, main
+
+__all__ = ["app", "main", "main_exit"]
+
+
+def main_exit() -> None:
+    """Console-script entry point."""
+    import sys
+
+    sys.exit(main())

@@ -1,0 +1,279 @@
+"""``semaudit check``: the CI gate (exit 0 pass, 1 a rule failed, 2 usage, 3 input or config)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from semaudit.cli._app import app, err, out, print_json
+from semaudit.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from semaudit.gate import GateResult, Outcome
+    from semaudit.thresholds import Thresholds
+
+RULES_PANEL = "Rules (fail levels; warn levels and per-class limits go in the config file)"
+
+
+def _rule_option(name: str) -> Any:
+    from semaudit.rules import get_rule
+
+    rule = get_rule(name)
+    metavar = "N" if rule.integer else "X"
+    return typer.Option(
+        None,
+        rule.flag,
+        metavar=metavar,
+        help=f"{rule.description} Fails unless value {rule.comparator} {metavar} ({rule.unit}).",
+        rich_help_panel=RULES_PANEL,
+        show_default=False,
+    )
+
+
+def _list_rules(value: bool) -> None:
+    if not value:
+        return
+    from semaudit.rules import list_rules
+
+    lines = ["check rules: config key (flag --key-with-dashes, env SEMAUDIT_CHECK_KEY)", ""]
+    for rule in list_rules():
+        scope = f"{rule.level}, baseline" if rule.baseline else rule.level
+        lines.append(f"{rule.name}  [{scope}; passes when value {rule.comparator} limit; "
+                     f"{rule.unit}]")  # fmt: skip
+        lines.append(f"    {rule.description}")
+    out.print("\n".join(lines), markup=False, highlight=False)
+    raise typer.Exit(0)
+
+
+def load_thresholds(
+    config: Path | None, flags: dict[str, float | None], *, start: Path | None = None
+) -> tuple[Thresholds, Path | None]:
+    """Thresholds from the config file < ``SEMAUDIT_CHECK_*`` < flags, and the file used."""
+    from semaudit.config import env_overrides, load_section
+    from semaudit.rules import ENV_PREFIX, list_rules
+    from semaudit.thresholds import resolve_thresholds
+
+    table, source = load_section("check", config, start=start)
+    known = [rule.name for rule in list_rules()] + ["warn_only"]
+    env = env_overrides(ENV_PREFIX, known, strict=True)
+    return resolve_thresholds(table, source=source, env=env, flags=flags), source
+
+
+def _escape(text: str, *, prop: bool = False) -> str:
+    """GitHub workflow-command escaping (properties also escape ``:`` and ``,``)."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+def github_annotations(result: GateResult) -> list[str]:
+    """``::error``/``::warning``/``::notice`` lines for FAIL, WARN and SKIP outcomes."""
+    kinds = {"FAIL": "error", "WARN": "warning", "SKIP": "notice"}
+    lines = []
+    for o in result.outcomes:
+        if o.status not in kinds:
+            continue
+        title = f"semaudit check {o.status}: {o.rule}" + (
+            f" [{o.class_name}]" if o.class_name is not None else ""
+        )
+        lines.append(f"::{kinds[o.status]} title={_escape(title, prop=True)}::{_escape(o.message)}")
+    return lines
+
+
+_STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red", "SKIP": "cyan"}
+
+
+def _rows(result: GateResult, verbose: bool) -> list[tuple[str, ...]]:
+    """Table rows; unless ``verbose``, the passing classes of a rule collapse into one row."""
+    from semaudit.gate import format_number
+    from semaudit.rules import get_rule
+
+    rows: list[tuple[str, ...]] = []
+    by_rule: dict[str, list[Outcome]] = {}
+    for o in result.outcomes:
+        by_rule.setdefault(o.rule, []).append(o)
+    for name, outcomes in by_rule.items():
+        rule = get_rule(name)
+        passing = [o for o in outcomes if o.status == "PASS" and o.class_name is not None]
+        collapse = not verbose and len(passing) > 1
+        for o in outcomes:
+            if collapse and o in passing:
+                continue
+            limit = f"{rule.comparator} {format_number(o.limit)}" if o.limit is not None else ""
+            note = o.message if o.status == "SKIP" else o.detail
+            if o.demoted:
+                note = "; ".join(filter(None, [note, "was FAIL (warn-only)"]))
+            who = o.class_name if o.class_name is not None else "(dataset)"
+            rows.append((name, who, format_number(o.value), limit, o.status, note))
+        if collapse:
+            pick = max if rule.direction == "max" else min
+            worst = pick(passing, key=lambda o: o.value if o.value is not None else 0.0)
+            limits = {o.limit for o in passing}
+            limit = f"{rule.comparator} {format_number(worst.limit)}"
+            others = "all" if len(passing) == len(outcomes) else "other"
+            rows.append(
+                (
+                    name,
+                    f"{others} {len(passing)} classes",
+                    format_number(worst.value),
+                    limit if len(limits) == 1 else "per class",
+                    "PASS",
+                    f"lowest: {worst.class_name}"
+                    if pick is min
+                    else f"highest: {worst.class_name}",
+                )
+            )
+    return rows
+
+
+def _print_table(result: GateResult, verbose: bool) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"semaudit check {result.audit}", title_justify="left")
+    for column in ("rule", "class", "value", "limit", "status"):
+        table.add_column(column, no_wrap=column != "class")
+    table.add_column("note", overflow="fold", ratio=1)
+    for rule, who, value, limit, status, note in _rows(result, verbose):
+        table.add_row(rule, who, value, limit, Text(status, style=_STYLE[status]), note)
+    out.print(table)
+
+
+def _verdict(result: GateResult) -> str:
+    counts = result.counts()
+    parts = [
+        f"{counts['FAIL']} failed",
+        f"{counts['WARN']} warned",
+        f"{counts['PASS']} passed",
+        f"{counts['SKIP']} skipped",
+    ]
+    line = f"{result.status}: " + ", ".join(parts)
+    if result.warn_only:
+        line += " (warn-only: failures reported as warnings)"
+    if result.not_configured:
+        line += f"; {len(result.not_configured)} rules not configured (--list-rules)"
+    return line
+
+
+def _write_junit(path: Path, text: str) -> None:
+    from semaudit.store import atomic_write_bytes
+
+    try:
+        atomic_write_bytes(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the JUnit report to {path} ({exc.strerror or exc}); "
+            "pick a writable --junit path."
+        ) from None
+
+
+@app.command()
+def check(
+    audit: Path = typer.Argument(..., help="Audit directory written by semaudit scan."),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        "-c",
+        help="TOML file with a \\[check] table \\[default: semaudit.toml, or pyproject.toml "
+        "with \\[tool.semaudit.check], found from the working directory up].",
+        show_default=False,
+    ),
+    baseline: Path | None = typer.Option(
+        None,
+        "--baseline",
+        "-b",
+        help="Older audit of the same dataset, for the baseline rules.",
+        show_default=False,
+    ),
+    junit: Path | None = typer.Option(
+        None,
+        "--junit",
+        help="Write a JUnit XML report (one test case per rule × class).",
+        show_default=False,
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Machine-readable result on stdout."),
+    max_count_ratio: float | None = _rule_option("max_count_ratio"),
+    max_scale_ratio: float | None = _rule_option("max_scale_ratio"),
+    max_matched_scale_ratio: float | None = _rule_option("max_matched_scale_ratio"),
+    min_images_per_class: int | None = _rule_option("min_images_per_class"),
+    min_saturation: float | None = _rule_option("min_saturation"),
+    max_skipped_fraction: float | None = _rule_option("max_skipped_fraction"),
+    max_scale_drop: float | None = _rule_option("max_scale_drop"),
+    max_count_drop: float | None = _rule_option("max_count_drop"),
+    max_classes_removed: int | None = _rule_option("max_classes_removed"),
+    max_classes_added: int | None = _rule_option("max_classes_added"),
+    min_probe_accuracy: float | None = _rule_option("min_probe_accuracy"),
+    warn_only: bool = typer.Option(
+        False, "--warn-only", help="Report failures as warnings and exit 0 (adoption periods)."
+    ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="One table row per passing class, not one per rule."
+    ),
+    suggest: bool = typer.Option(
+        False,
+        "--suggest",
+        help="Print a \\[check] table that AUDIT passes with headroom, then exit.",
+    ),
+    list_rules: bool = typer.Option(
+        False,
+        "--list-rules",
+        help="List the rules and exit.",
+        is_eager=True,
+        callback=_list_rules,
+    ),
+) -> None:
+    """Gate CI on an audit: exit 1 when a rule fails, 0 when all pass (warnings allowed)."""
+    from semaudit import gate
+    from semaudit.store import load_audit
+
+    if suggest:
+        loaded = load_audit(audit)
+        if json_output:
+            table, left_out = gate.suggest_thresholds(loaded)
+            print_json({"check": table, "left_out": left_out})
+        else:
+            sys.stdout.write(gate.suggest_config(loaded))
+        return
+    flags = {
+        "max_count_ratio": max_count_ratio,
+        "max_scale_ratio": max_scale_ratio,
+        "max_matched_scale_ratio": max_matched_scale_ratio,
+        "min_images_per_class": min_images_per_class,
+        "min_saturation": min_saturation,
+        "max_skipped_fraction": max_skipped_fraction,
+        "max_scale_drop": max_scale_drop,
+        "max_count_drop": max_count_drop,
+        "max_classes_removed": max_classes_removed,
+        "max_classes_added": max_classes_added,
+        "min_probe_accuracy": min_probe_accuracy,
+    }
+    thresholds, source = load_thresholds(config, flags)
+    if not thresholds.configured():
+        where = f"{source} has no [check] rules" if source else "no config file was found"
+        raise ConfigError(
+            f"no check rules configured ({where}); pass thresholds as flags "
+            f"(semaudit check {audit} --max-scale-ratio 2), add a [check] table to "
+            f"semaudit.toml, or print one with semaudit check {audit} --suggest."
+        )
+    if source is not None:
+        err.print(f"thresholds: {source}", markup=False, highlight=False)
+    loaded = load_audit(audit)
+    old = load_audit(baseline) if baseline is not None else None
+    result = gate.evaluate(loaded, thresholds, baseline=old, warn_only=warn_only)
+    if json_output:
+        print_json(gate.result_to_dict(result, config=str(source) if source else None))
+    else:
+        _print_table(result, verbose)
+        out.print(_verdict(result), style=_STYLE[result.status], markup=False)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        stream = sys.stderr if json_output else sys.stdout
+        for line in github_annotations(result):
+            stream.write(line + "\n")
+        stream.flush()
+    if junit is not None:
+        _write_junit(junit, gate.to_junit(result))
+    if not result.passed:
+        raise typer.Exit(1)

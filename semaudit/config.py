@@ -1,0 +1,206 @@
+"""Configuration files and environment variables, shared by every command (stdlib only).
+
+Where settings come from, highest precedence first (DESIGN §6):
+
+1. command-line flags (the CLI applies them last);
+2. environment variables ``SEMAUDIT_<SECTION>_<KEY>`` (:func:`env_overrides`);
+3. a file: ``--config FILE``, else the nearest ``semaudit.toml`` or ``pyproject.toml`` with a
+   ``[tool.semaudit]`` table, found by walking up from the working directory
+   (:func:`find_project_config`); the walk stops at the first folder holding ``.git``;
+4. the defaults in the code.
+
+In ``semaudit.toml`` the whole file is the semaudit table (``[check]``, ``[scan]``, …); in
+``pyproject.toml`` it is ``[tool.semaudit]`` (``[tool.semaudit.check]``, …).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+from semaudit.errors import ConfigError
+
+__all__ = [
+    "CONFIG_NAMES",
+    "check_keys",
+    "env_overrides",
+    "find_project_config",
+    "load_config_file",
+    "load_section",
+    "parse_value",
+    "section_prefix",
+]
+
+CONFIG_NAMES = ("semaudit.toml", "pyproject.toml")
+WILDCARD = "*"
+"""In an ``allowed`` mapping of :func:`check_keys`, the key that matches any name (class names)."""
+
+
+def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Parse a TOML file; raise ``ConfigError`` naming the file (and line) when it cannot."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; check the --config path.") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory; pass a TOML file.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}; fix that line.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text; save it as UTF-8 TOML.") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}.") from None
+
+
+def _semaudit_table(path: Path, document: dict[str, Any]) -> dict[str, Any] | None:
+    """The semaudit table of a parsed file: the whole ``semaudit.toml``, or ``tool.semaudit``."""
+    if path.name != "pyproject.toml":
+        return document
+    tool = document.get("tool")
+    table = tool.get("semaudit") if isinstance(tool, dict) else None
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise ConfigError(f"tool.semaudit in {path} must be a table; received {table!r}.")
+    return table
+
+
+def find_project_config(start: Path | None = None) -> tuple[Path, dict[str, Any]] | None:
+    """Nearest project config from ``start`` (default: cwd) upwards, as ``(file, semaudit table)``.
+
+    In each folder ``semaudit.toml`` wins over ``pyproject.toml``; a ``pyproject.toml`` without
+    ``[tool.semaudit]`` is passed over. The walk ends after the first folder holding ``.git``
+    (the repository root), so a checkout never picks up a file from above it.
+    """
+    folder = Path.cwd() if start is None else Path(start)
+    folder = folder.resolve()
+    for candidate in (folder, *folder.parents):
+        for name in CONFIG_NAMES:
+            path = candidate / name
+            if path.is_file():
+                table = _semaudit_table(path, load_config_file(path))
+                if table is not None:
+                    return path, table
+        if (candidate / ".git").exists():
+            return None
+    return None
+
+
+def section_prefix(section: str, source: Path | None) -> str:
+    """Dotted path of a section as a user sees it in ``source`` (for messages)."""
+    if source is not None and source.name == "pyproject.toml":
+        return f"tool.semaudit.{section}"
+    return section
+
+
+def load_section(
+    section: str, explicit: Path | None = None, *, start: Path | None = None
+) -> tuple[dict[str, Any], Path | None]:
+    """The ``[section]`` table and the file it came from; ``({}, None)`` when there is no file.
+
+    ``explicit`` (``--config FILE``) is used as is: a ``semaudit.toml``-style file, or a
+    ``pyproject.toml`` whose ``[tool.semaudit]`` is read. Otherwise the project config is looked
+    up from ``start`` (default: cwd). A file without the section gives ``({}, file)``.
+    """
+    if explicit is not None:
+        source = Path(explicit)
+        table = _semaudit_table(source, load_config_file(source))
+        if table is None:
+            raise ConfigError(
+                f"{source} has no [tool.semaudit] table; add [tool.semaudit.{section}]."
+            )
+    else:
+        found = find_project_config(start)
+        if found is None:
+            return {}, None
+        source, table = found
+    value = table.get(section, {})
+    if not isinstance(value, dict):
+        where = section_prefix(section, source)
+        raise ConfigError(f"{where} in {source} must be a table; received {value!r}.")
+    return value, source
+
+
+def parse_value(raw: str) -> Any:
+    """A string read as a TOML value (``10``, ``0.5``, ``true``, ``{warn = 1, fail = 2}``).
+
+    Text that is not a TOML value (``efficientnet-lite0``) is returned unchanged.
+    """
+    try:
+        return tomllib.loads(f"value = {raw}")["value"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def env_overrides(
+    prefix: str = "SEMAUDIT_",
+    known: Collection[str] = (),
+    *,
+    environ: Mapping[str, str] | None = None,
+    strict: bool = False,
+) -> dict[str, str]:
+    """Raw values of the variables ``<prefix><KEY>`` for each key in ``known``.
+
+    ``SEMAUDIT_CHECK_MAX_COUNT_RATIO=10`` with ``prefix="SEMAUDIT_CHECK_"`` gives
+    ``{"max_count_ratio": "10"}``; the caller types the strings (or uses :func:`parse_value`).
+    With ``strict``, any other variable under ``prefix`` is a ``ConfigError`` naming it (a
+    misspelt variable must not be silently ignored).
+    """
+    environ = os.environ if environ is None else environ
+    by_var = {f"{prefix}{key.upper()}": key for key in known}
+    found: dict[str, str] = {}
+    for var, raw in environ.items():
+        if not var.startswith(prefix):
+            continue
+        key = by_var.get(var)
+        if key is None:
+            if strict:
+                raise ConfigError(_unknown(f"environment variable {var}", sorted(by_var), var))
+            continue
+        found[key] = raw
+    return found
+
+
+def _unknown(what: str, known: list[str], received: str) -> str:
+    close = difflib.get_close_matches(received, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown {what}{hint}; known: {', '.join(known) or 'none'}."
+
+
+def check_keys(
+    table: Mapping[str, Any],
+    allowed: Collection[str] | Mapping[str, Any],
+    where: str,
+    *,
+    source: Path | None = None,
+) -> None:
+    """Raise ``ConfigError`` for the first key of ``table`` not in ``allowed``, naming its path.
+
+    ``allowed`` is a set of key names, or a mapping from key name to what is allowed inside
+    that key's table (``None``: anything, a leaf); the key ``"*"`` matches any name.
+    ``where`` is the dotted path of ``table`` (``"check"``), ``source`` the file it came from.
+    """
+    names = sorted(k for k in allowed if k != WILDCARD)
+    for key, value in table.items():
+        if key in allowed:
+            inner = allowed[key] if isinstance(allowed, Mapping) else None
+        elif WILDCARD in allowed:
+            inner = allowed[WILDCARD] if isinstance(allowed, Mapping) else None
+        else:
+            in_file = f" in {source}" if source is not None else ""
+            raise ConfigError(_unknown(f"key '{_join(where, key)}'{in_file}", names, key))
+        if inner is not None and isinstance(value, Mapping):
+            check_keys(value, inner, _join(where, key), source=source)
+
+
+def _join(where: str, key: str) -> str:
+    """``where.key`` as written in TOML: the key bare when it can be, quoted otherwise."""
+    bare = key and all((c.isascii() and c.isalnum()) or c in "-_" for c in key)
+    quoted = key if bare else '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{where}.{quoted}" if where else quoted

@@ -1,0 +1,350 @@
+"""Find images (class-per-folder trees or manifests) and decode them robustly.
+
+Nothing here raises on a bad image: ``load_image`` returns the image or a reason, and
+discovery returns what it skipped with a reason, so one bad file never kills a scan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from semaudit.errors import InputError
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+MAX_IMAGE_PIXELS = 178_956_970  # Pillow's default decompression-bomb limit (our choice to keep)
+# A 1 × 40,000 strip is a 160-byte PNG, yet resizing its short side to 224 px makes 2 gigapixels
+# (24 GB as float RGB): longer than 100:1 is refused like a bomb (our choice; photos and
+# panoramas stay well under it).
+MAX_ASPECT_RATIO = 100
+_HASH_CHUNK = 1 << 20
+TRANSIENT_REASONS = ("missing", "i/o error")
+
+
+@dataclass(frozen=True)
+class ImageItem:
+    """One image to embed: ``path`` relative to the data root (POSIX), its class and file facts."""
+
+    path: str
+    label: str
+    abspath: Path
+    size: int
+    mtime: int
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Everything discovery found: usable images, every class (empty ones too), what it skipped."""
+
+    root: Path
+    items: list[ImageItem]
+    classes: list[str]
+    skipped: list[tuple[str, str]]
+
+
+def _is_image_name(name: str) -> bool:
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _stat_item(abspath: Path, rel: str, label: str) -> ImageItem | tuple[str, str]:
+    try:
+        st = abspath.stat()
+    except FileNotFoundError:
+        return rel, "broken symlink" if abspath.is_symlink() else "missing"
+    except OSError as exc:
+        return rel, f"unreadable: {exc.strerror or exc}"
+    if not abspath.is_file():
+        return rel, "not a regular file"
+    if st.st_size == 0:
+        return rel, "empty file"
+    return ImageItem(rel, label, abspath, int(st.st_size), int(st.st_mtime_ns))
+
+
+def _printable(rel: str) -> str:
+    """A path fit for CSV and parquet: bytes that are not UTF-8 shown as ``\\xff`` escapes."""
+    return os.fsencode(rel).decode("utf-8", "backslashreplace")
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes arrive as surrogate escapes
+        return False
+    return True
+
+
+_NOT_UTF8 = "file name is not valid UTF-8 (rename it)"
+
+
+def _walk_class(
+    root: Path,
+    folder: Path,
+    label: str,
+    skipped: list[tuple[str, str]],
+    outer: set[tuple[int, int]],
+) -> list[ImageItem]:
+    """Images under one class folder, nested folders included, hidden entries and loops skipped.
+
+    ``outer`` holds the data root and its ancestors: a link back to one of them is a loop.
+    """
+    items: list[ImageItem] = []
+    seen = set(outer)
+
+    def unlisted(exc: OSError) -> None:
+        where = os.path.relpath(exc.filename, root) if exc.filename else label
+        skipped.append((_printable(where), f"unreadable folder: {exc.strerror or exc}"))
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=unlisted, followlinks=True):
+        here = Path(dirpath)
+        rel_here = here.relative_to(root).as_posix()
+        try:
+            st = here.stat()
+        except OSError as exc:
+            skipped.append((_printable(rel_here), f"unreadable folder: {exc.strerror or exc}"))
+            dirnames[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            skipped.append((_printable(rel_here), "symlink loop: folder already visited"))
+            dirnames[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith(".") or not _is_image_name(name):
+                continue
+            abspath = here / name
+            rel = abspath.relative_to(root).as_posix()
+            if not _is_utf8(rel):
+                skipped.append((_printable(rel), _NOT_UTF8))
+                continue
+            found = _stat_item(abspath, rel, label)
+            if isinstance(found, ImageItem):
+                items.append(found)
+            else:
+                skipped.append(found)
+    return items
+
+
+def _no_images(where: Path) -> InputError:
+    exts = " ".join(IMAGE_EXTENSIONS)
+    return InputError(
+        f"found no images under {where} (looked for {exts} in one sub-folder per class); "
+        "point at a folder of class folders or pass --manifest FILE.csv."
+    )
+
+
+def discover_folder(root: str | os.PathLike[str]) -> Inventory:
+    """A class-per-folder tree: every non-hidden sub-folder of ``root`` is a class."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"data folder {root} does not exist or is not a folder; check the path.")
+    skipped: list[tuple[str, str]] = []
+    classes: list[str] = []
+    items: list[ImageItem] = []
+    outer = set()
+    for folder in (root, *root.resolve().parents):
+        st = folder.stat()
+        outer.add((st.st_dev, st.st_ino))
+    for entry in sorted(root.iterdir(), key=lambda p: p.name):
+        if entry.name.startswith("."):
+            continue
+        if not _is_utf8(entry.name):
+            skipped.append((_printable(entry.name), _NOT_UTF8.replace("file", "class folder")))
+        elif entry.is_dir():
+            classes.append(entry.name)
+            items.extend(_walk_class(root, entry, entry.name, skipped, outer))
+        elif _is_image_name(entry.name):
+            skipped.append((entry.name, "not inside a class folder"))
+    if not items:
+        raise _no_images(root)
+    return Inventory(root, sorted(items, key=lambda i: i.path), classes, skipped)
+
+
+def read_manifest(
+    manifest: str | os.PathLike[str],
+    *,
+    root: str | os.PathLike[str] | None = None,
+    split: str | None = None,
+    allow_outside_root: bool = False,
+) -> Inventory:
+    """A CSV or parquet manifest with columns ``path,label[,split]``.
+
+    Relative paths resolve against ``root`` (default: the manifest's folder). Missing files,
+    duplicate rows and paths outside the root (unless allowed) are skipped with a reason.
+    """
+    import pandas as pd
+
+    manifest = Path(manifest)
+    if not manifest.is_file():
+        raise InputError(f"manifest {manifest} does not exist; check the path.")
+    try:
+        if manifest.suffix.lower() in (".parquet", ".pq"):
+            frame = pd.read_parquet(manifest)
+        else:
+            frame = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    except Exception as exc:  # pandas raises many types for malformed files
+        raise InputError(
+            f"manifest {manifest} could not be read ({exc}); expected CSV or parquet."
+        ) from None
+    missing = {"path", "label"} - set(frame.columns)
+    if missing:
+        raise InputError(
+            f"manifest {manifest} lacks column(s) {sorted(missing)}; "
+            f"it has {list(frame.columns)}; expected path,label[,split]."
+        )
+    if split is not None:
+        if "split" not in frame.columns:
+            raise InputError(f"--split {split} given but manifest {manifest} has no split column.")
+        frame = frame[frame["split"].astype(str) == split]
+    base = Path(root) if root is not None else manifest.parent
+    base_real = base.resolve()
+    skipped: list[tuple[str, str]] = []
+    items: dict[str, ImageItem] = {}
+    first_row: dict[str, int] = {}
+    for row_number, (raw_path, raw_label) in enumerate(
+        zip(frame["path"].astype(str), frame["label"].astype(str), strict=True), start=2
+    ):
+        label = raw_label.strip()
+        if not raw_path.strip() or not label:
+            skipped.append((raw_path, f"manifest row {row_number}: empty path or label"))
+            continue
+        if "\x00" in raw_path:
+            skipped.append(
+                (raw_path.replace("\x00", "\\x00"), "invalid path: it contains a NUL byte")
+            )
+            continue
+        abspath = Path(raw_path) if Path(raw_path).is_absolute() else base / raw_path
+        real = abspath.resolve()
+        inside = real.is_relative_to(base_real)
+        rel = real.relative_to(base_real).as_posix() if inside else real.as_posix()
+        if not inside and not allow_outside_root:
+            skipped.append(
+                (raw_path, "outside the data root (pass --allow-outside-root to use it)")
+            )
+            continue
+        if rel in items:
+            skipped.append((raw_path, f"duplicate of manifest row {first_row[rel]}"))
+            continue
+        if not abspath.exists():
+            skipped.append((raw_path, "missing"))
+            continue
+        found = _stat_item(abspath, rel, label)
+        if isinstance(found, ImageItem):
+            items[rel] = found
+            first_row[rel] = row_number
+        else:
+            skipped.append(found)
+    if not items:
+        raise InputError(
+            f"manifest {manifest} lists no usable image ({len(skipped)} rows skipped); "
+            "check its paths against the root folder."
+        )
+    classes = sorted({i.label for i in items.values()})
+    return Inventory(base, sorted(items.values(), key=lambda i: i.path), classes, skipped)
+
+
+def file_hash(path: Path) -> str:
+    """BLAKE2b-128 of the file's bytes, hex."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def hash_items(items: Iterable[ImageItem], workers: int = 4) -> list[str | None]:
+    """Content hashes in item order; ``None`` for a file that vanished or cannot be read."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(item: ImageItem) -> str | None:
+        try:
+            return file_hash(item.abspath)
+        except OSError:
+            return None
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(one, items))
+
+
+def _to_rgb(image: PILImage) -> PILImage:
+    """Any Pillow mode to 8-bit RGB: 16-bit rescaled, alpha composited on white, CMYK converted."""
+    from PIL import Image
+
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        arr = np.clip(arr / top * 255.0, 0, 255).astype(np.uint8)
+        image = Image.fromarray(arr, mode="L")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(canvas, rgba)
+    return image.convert("RGB")
+
+
+def _bomb(exc: Exception) -> str:
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    pixels = found.group(1) if found else "too many"
+    return f"decompression bomb ({pixels} pixels > limit {MAX_IMAGE_PIXELS})"
+
+
+def is_transient(reason: str) -> bool:
+    """A failure of the file system, not of the file's bytes: never cached, retried next scan."""
+    return reason.startswith(TRANSIENT_REASONS)
+
+
+def load_image(path: str | os.PathLike[str]) -> tuple[PILImage | None, str]:
+    """Decode one file to an RGB ``PIL.Image``; return ``(image, "")`` or ``(None, reason)``.
+
+    EXIF orientation is applied; animated images give their first frame; images over
+    ``MAX_IMAGE_PIXELS`` or ``MAX_ASPECT_RATIO`` are refused from their header, before
+    decoding. Never raises: a decoder bug on a hostile file is one skipped image, not a dead scan.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's chatter on odd files (EXIF, palettes)
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise Image.DecompressionBombError(f"({width * height} pixels)")
+                if max(width, height) > MAX_ASPECT_RATIO * max(1, min(width, height)):
+                    return None, (
+                        f"extreme aspect ratio ({width}×{height} > {MAX_ASPECT_RATIO}:1): "
+                        "resizing it would need gigabytes; crop it"
+                    )
+                image.seek(0)
+                image.load()
+                upright = ImageOps.exif_transpose(image) or image
+                return _to_rgb(upright), ""
+    except FileNotFoundError:
+        return None, "missing: file disappeared after it was listed"
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        return None, _bomb(exc)
+    except UnidentifiedImageError:
+        return None, "not an image: cannot identify image file"
+    except OSError as exc:
+        if exc.errno is not None:  # the disk or the permissions, not the bytes
+            return None, f"i/o error: {exc.strerror or exc}"
+        text = str(exc)
+        if "truncated" in text or "broken data stream" in text or "image file is" in text:
+            return None, f"truncated: {text}"
+        return None, f"unreadable: {text}"
+    except Exception as exc:  # Pillow's decoders raise anything on hostile bytes
+        return None, f"unreadable: {type(exc).__name__}: {exc}"

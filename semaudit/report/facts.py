@@ -1,0 +1,195 @@
+"""What the report says, as plain values: verdict, key numbers, provenance, class rows.
+
+Shared by the HTML and Markdown writers so both tell the same story from one audit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from semaudit.store import Audit
+
+__all__ = [
+    "KeyNumber",
+    "class_table",
+    "fmt_num",
+    "fmt_ratio",
+    "key_numbers",
+    "provenance",
+    "verdict",
+]
+
+
+@dataclass(frozen=True)
+class KeyNumber:
+    """One headline number: a label, its formatted value and a short explanation."""
+
+    label: str
+    value: str
+    hint: str
+
+
+def finite(value: Any) -> float | None:
+    """``value`` as a finite float, or None."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def fmt_num(value: Any, digits: int = 1) -> str:
+    """A number for people: thousands separators, ``–`` for missing values."""
+    number = finite(value)
+    if number is None:
+        return "–"
+    if number == int(number) and digits <= 1:
+        return f"{int(number):,}"
+    return f"{number:,.{digits}f}"
+
+
+def approx(count: float) -> int:
+    """A count people read as an estimate: exact below 100, else two significant digits."""
+    if count < 100:
+        return round(count)
+    digits = len(str(int(count))) - 2
+    return int(round(count, -digits))
+
+
+def fmt_ratio(value: Any) -> str:
+    """A max/min ratio as ``20×``, ``1.4×``; ``n/a`` when undefined."""
+    number = finite(value)
+    if number is None:
+        return "n/a"
+    return f"{number:,.0f}×" if number >= 100 else f"{number:.3g}×"
+
+
+def fmt_pct(value: Any) -> str:
+    number = finite(value)
+    return "–" if number is None else f"{100 * number:.0f}%"
+
+
+def _stat(summary: dict[str, Any], group: str, key: str = "max_min_ratio") -> Any:
+    block = summary.get(group)
+    return block.get(key) if isinstance(block, dict) else None
+
+
+def target_saturation(audit: Audit) -> float:
+    value = finite(audit.meta.get("settings", {}).get("target_saturation"))
+    return 0.9 if value is None else value
+
+
+def below_target(audit: Audit) -> pd.DataFrame:
+    """Classes with a fitted curve below the target saturation, most images needed first."""
+    classes = audit.classes
+    fitted = classes[classes["saturation"].notna()]
+    below = fitted[fitted["saturation"] < target_saturation(audit)]
+    return below.sort_values(["need_more", "class"], ascending=[False, True])
+
+
+def title(audit: Audit) -> str:
+    """ "Semantic scale audit: <data folder name>"."""
+    root = str(audit.meta.get("source", {}).get("root") or audit.path)
+    return "Semantic scale audit: " + (root.rstrip("/").rsplit("/", 1)[-1] or root)
+
+
+def verdict(audit: Audit) -> str:
+    """The audit in one sentence: count vs scale imbalance, and who needs more images."""
+    summary = audit.summary
+    k = len(audit.classes)
+    eligible = summary.get("n_eligible", k)
+    min_images = audit.meta.get("settings", {}).get("min_images", 5)
+    if k == 0:
+        return "This audit has no classes; check the data folder and rescan."
+    if not isinstance(eligible, int) or eligible < 2:
+        return (
+            f"Only {eligible if isinstance(eligible, int) else 'some'} of {k:,} classes have "
+            f"at least {min_images} images, "
+            "so imbalance statistics are undefined; add images to the small classes."
+        )
+    matched_m = summary.get("matched_m")
+    matched = _stat(summary, "scale_matched")
+    scale_part = f"semantic scale {fmt_ratio(_stat(summary, 'scale'))}"
+    if finite(matched) is not None and matched_m:
+        scale_part += f" ({fmt_ratio(matched)} at an equal {matched_m} images)"
+    head = f"Counts vary {fmt_ratio(_stat(summary, 'count'))} across {k:,} classes and {scale_part}"
+    below = below_target(audit)
+    target = fmt_pct(target_saturation(audit))
+    if below.empty:
+        return f"{head}; every class with a fitted curve has reached {target} saturation."
+    first = below.iloc[0]
+    need = finite(first["need_more"])
+    lead = f", led by {first['class']}"
+    if need is not None and need > 0:
+        lead += f" (~{approx(need):,} more diverse images)"
+    return f"{head}; {len(below):,} of {k:,} classes are below {target} saturation{lead}."
+
+
+def key_numbers(audit: Audit) -> list[KeyNumber]:
+    """Classes, images, count / scale / matched-scale ratios and skipped files."""
+    summary = audit.summary
+    matched_m = summary.get("matched_m")
+    skipped = summary.get("n_skipped", len(audit.skipped))
+    fraction = finite(summary.get("skipped_fraction"))
+    return [
+        KeyNumber(
+            "classes",
+            fmt_num(summary.get("n_classes", len(audit.classes))),
+            f"{fmt_num(summary.get('n_eligible'))} with enough images",
+        ),
+        KeyNumber("images", fmt_num(summary.get("n_images")), "embedded and used"),
+        KeyNumber("count ratio", fmt_ratio(_stat(summary, "count")), "largest / smallest class"),
+        KeyNumber("scale ratio", fmt_ratio(_stat(summary, "scale")), "widest / narrowest class"),
+        KeyNumber(
+            "matched-scale ratio",
+            fmt_ratio(_stat(summary, "scale_matched")),
+            f"at an equal {matched_m} images per class" if matched_m else "not computed",
+        ),
+        KeyNumber(
+            "skipped files",
+            fmt_num(skipped),
+            "none" if not skipped else f"{100 * (fraction or 0):.2g}% of files",
+        ),
+    ]
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_short(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "/".join(_short(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "–" if value is None else str(value)
+
+
+def provenance(audit: Audit) -> list[tuple[str, str]]:
+    """(label, text) pairs: backbone, settings, source, versions and date."""
+    meta = audit.meta
+    backbone = meta.get("backbone", {})
+    digest = str(backbone.get("weights_digest") or "–")
+    rows = [
+        ("backbone", f"{backbone.get('id', '–')} ({backbone.get('embed_dim', '?')}-d)"),
+        ("weights", digest[:23] + ("…" if len(digest) > 23 else "")),
+        ("preprocessing", _short(backbone.get("preprocessing", {}))),
+        ("settings", _short(meta.get("settings", {}))),
+        ("source", _short(meta.get("source", {}).get("root"))),
+        ("semaudit", str(meta.get("semaudit_version", "–"))),
+        ("created", str(meta.get("created", "–"))),
+    ]
+    env = meta.get("environment")
+    if isinstance(env, dict) and env:
+        rows.append(("environment", _short(env)))
+    return rows
+
+
+def class_table(audit: Audit) -> pd.DataFrame:
+    """classes.csv plus ranks (1 = largest) by count and by scale, sorted by count."""
+    table = audit.classes.copy()
+    table["count_rank"] = table["n"].rank(ascending=False, method="min").astype(int)
+    table["scale_rank"] = table["scale"].rank(ascending=False, method="min").astype(int)
+    return table.sort_values(["n", "class"], ascending=[False, True]).reset_index(drop=True)

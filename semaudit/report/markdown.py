@@ -1,0 +1,64 @@
+"""``report.md``: the verdict, key numbers and top recommendations, sized for a PR comment."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from semaudit.report import facts
+from semaudit.store import Audit
+
+__all__ = ["md", "render_markdown"]
+
+MAX_ITEMS = 5
+_SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # inline markup; line starts are ours
+
+
+def md(value: Any) -> str:
+    """Text safe in Markdown and in GitHub's HTML: markup escaped, one line."""
+    text = " ".join(str(value).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _SPECIAL.sub(r"\\\1", text)
+
+
+def render_markdown(audit: Audit, *, version: str, html_name: str | None = "report.html") -> str:
+    """A short Markdown summary of ``audit``."""
+    numbers = facts.key_numbers(audit)
+    lines = [
+        f"### {md(facts.title(audit))}",
+        "",
+        md(facts.verdict(audit)),
+        "",
+        "| " + " | ".join(md(k.label) for k in numbers) + " |",
+        "|" + "---:|" * len(numbers),
+        "| " + " | ".join(md(k.value) for k in numbers) + " |",
+        "",
+    ]
+    recs = [r for r in audit.summary.get("recommendations") or [] if isinstance(r, dict)]
+    if recs:
+        lines.append("**Recommendations**")
+        lines.append("")
+        lines += [f"{i}. {md(r.get('text', ''))}" for i, r in enumerate(recs[:MAX_ITEMS], 1)]
+        if len(recs) > MAX_ITEMS:
+            lines.append(f"\n… and {len(recs) - MAX_ITEMS} more in the full report.")
+        lines.append("")
+    ranks = audit.summary.get("rank_disagreement") or []
+    if ranks:
+        shown = ", ".join(
+            f"{md(r.get('class'))} (#{r.get('count_rank')} → #{r.get('scale_rank')})"
+            for r in ranks[:MAX_ITEMS]
+        )
+        lines += [f"**Rank disagreements** (rank by images → rank by scale): {shown}", ""]
+    backbone = audit.meta.get("backbone", {}).get("id", "?")
+    settings = audit.meta.get("settings", {})
+    tail = [
+        f"backbone {md(backbone)}",
+        f"alpha {md(facts.fmt_num(settings.get('alpha_used'), 1))}",
+        "normalised" if settings.get("normalize", True) else "raw features",
+        f"semaudit {md(version)}",
+        f"audit {md(audit.meta.get('created', '?'))}",
+    ]
+    if html_name:
+        tail.append(f"full report: {md(html_name)}")
+    lines.append("<sub>" + " · ".join(tail) + "</sub>")
+    return "\n".join(lines) + "\n"

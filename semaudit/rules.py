@@ -1,0 +1,216 @@
+"""Gate rules: the registry every consumer reads (gate, CLI flags, docs table).
+
+A rule is one statistic with a direction: ``max`` rules fail when the value is above their
+limit, ``min`` rules when it is below. Its levels live in :mod:`semaudit.thresholds`; how its
+value is read from an audit, in :mod:`semaudit.measures`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from semaudit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from semaudit.thresholds import Threshold
+
+__all__ = [
+    "ENV_PREFIX",
+    "Rule",
+    "get_rule",
+    "list_rules",
+    "rules_markdown",
+]
+
+ENV_PREFIX = "SEMAUDIT_CHECK_"
+
+Direction = Literal["max", "min"]
+Level = Literal["dataset", "class"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One gated statistic and everything needed to gate, document and report it."""
+
+    name: str
+    statistic: str
+    direction: Direction
+    unit: str
+    description: str
+    level: Level
+    baseline: bool = False
+    bounds: tuple[float | None, float | None] = (0.0, None)
+    integer: bool = False
+    label: str = ""
+    default: Threshold | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return "SEMAUDIT_CHECK_" + self.name.upper()
+
+    @property
+    def comparator(self) -> str:
+        """How a passing value relates to its limit."""
+        return "≤" if self.direction == "max" else "≥"
+
+    def breaches(self, value: float, limit: float) -> bool:
+        """Whether ``value`` is on the wrong side of ``limit`` (equal passes)."""
+        return value > limit if self.direction == "max" else value < limit
+
+
+_RULES: tuple[Rule, ...] = (
+    Rule(
+        "max_count_ratio",
+        "summary.json count.max_min_ratio",
+        "max",
+        "ratio",
+        "Largest over smallest image count among eligible classes.",
+        "dataset",
+        bounds=(1.0, None),
+        label="count ratio",
+    ),
+    Rule(
+        "max_scale_ratio",
+        "summary.json scale.max_min_ratio",
+        "max",
+        "ratio",
+        "Largest over smallest semantic scale among eligible classes.",
+        "dataset",
+        bounds=(1.0, None),
+        label="scale ratio",
+    ),
+    Rule(
+        "max_matched_scale_ratio",
+        "summary.json scale_matched.max_min_ratio",
+        "max",
+        "ratio",
+        "Largest over smallest count-matched semantic scale (every class at m* images): "
+        "the scale imbalance that counts do not explain.",
+        "dataset",
+        bounds=(1.0, None),
+        label="matched scale ratio",
+    ),
+    Rule(
+        "min_images_per_class",
+        "classes.csv n",
+        "min",
+        "images",
+        "Images in each class.",
+        "class",
+        integer=True,
+        label="images",
+    ),
+    Rule(
+        "min_saturation",
+        "classes.csv saturation",
+        "min",
+        "fraction",
+        "Each class's S(n)/S∞: how close its semantic scale is to its fitted asymptote.",
+        "class",
+        bounds=(0.0, 1.0),
+        label="saturation",
+    ),
+    Rule(
+        "max_skipped_fraction",
+        "summary.json skipped_fraction",
+        "max",
+        "fraction",
+        "Share of files the scan skipped (unreadable, truncated, not an image, …).",
+        "dataset",
+        bounds=(0.0, 1.0),
+        label="skipped fraction",
+    ),
+    Rule(
+        "max_scale_drop",
+        "classes.csv scale, (baseline − audit) / baseline",
+        "max",
+        "fraction",
+        "Each class's relative loss of semantic scale since the baseline; "
+        "a removed class has lost 1.",
+        "class",
+        baseline=True,
+        bounds=(0.0, 1.0),
+        label="scale drop",
+    ),
+    Rule(
+        "max_count_drop",
+        "classes.csv n, (baseline − audit) / baseline",
+        "max",
+        "fraction",
+        "Each class's relative loss of images since the baseline; a removed class has lost 1.",
+        "class",
+        baseline=True,
+        bounds=(0.0, 1.0),
+        label="count drop",
+    ),
+    Rule(
+        "max_classes_removed",
+        "classes in the baseline, not in the audit",
+        "max",
+        "classes",
+        "Classes removed since the baseline.",
+        "dataset",
+        baseline=True,
+        integer=True,
+        label="classes removed",
+    ),
+    Rule(
+        "max_classes_added",
+        "classes in the audit, not in the baseline",
+        "max",
+        "classes",
+        "Classes added since the baseline.",
+        "dataset",
+        baseline=True,
+        integer=True,
+        label="classes added",
+    ),
+    Rule(
+        "min_probe_accuracy",
+        "classes.csv probe_accuracy",
+        "min",
+        "fraction",
+        "Each class's cross-validated linear-probe accuracy (needs `scan --probe`).",
+        "class",
+        bounds=(0.0, 1.0),
+        label="probe accuracy",
+    ),
+)
+_BY_NAME = {rule.name: rule for rule in _RULES}
+
+
+def list_rules(*, level: Level | None = None, baseline: bool | None = None) -> list[Rule]:
+    """Registered rules in registry order, optionally filtered."""
+    return [
+        r
+        for r in _RULES
+        if (level is None or r.level == level) and (baseline is None or r.baseline == baseline)
+    ]
+
+
+def get_rule(name: str) -> Rule:
+    """The rule called ``name``; an unknown name fails by listing the rules."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise ConfigError(f"unknown rule {name!r}; rules: {', '.join(_BY_NAME)}.") from None
+
+
+def rules_markdown() -> str:
+    """The rules table of ``docs/ci.md``, generated from the registry."""
+    lines = [
+        "| rule (config key) | flag | scope | passes when | unit | statistic | description |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in _RULES:
+        scope = f"{r.level}, baseline" if r.baseline else r.level
+        lines.append(
+            f"| `{r.name}` | `{r.flag}` | {scope} | value {r.comparator} limit | {r.unit} "
+            f"| {r.statistic} | {r.description} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,100 @@
+"""``ScanConfig``: every scan default, once. Files, env vars and flags overlay it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from semaudit.errors import ConfigError, UsageError
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """Settings of one scan (DESIGN §2 for the maths ones)."""
+
+    backbone: str = "auto"
+    weights: str | None = None
+    device: str = "auto"
+    batch_size: int = 64
+    workers: int | None = None  # None: one decoding process per spare core, at most 8
+    shard_size: int = 4096
+    dtype: str = "float16"
+    alpha: float | None = None  # None: d, the MCR² coding rate
+    normalize: bool = True
+    min_images: int = 5
+    seed: int = 0
+    draws: int = 10
+    curve_points: int = 12
+    target_saturation: float = 0.9
+    matched_m: int | None = None  # None: the smallest eligible class
+    gamma: float = 1.0
+    probe: bool = True
+    probe_folds: int = 5
+    probe_max_per_class: int = 1000
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.batch_size >= 1, "batch_size", "an integer ≥ 1"),
+            (self.shard_size >= 1, "shard_size", "an integer ≥ 1"),
+            (self.dtype in ("float16", "float32"), "dtype", "float16 or float32"),
+            (self.alpha is None or self.alpha > 0, "alpha", "a number > 0"),
+            (self.min_images >= 2, "min_images", "an integer ≥ 2"),
+            (self.draws >= 1, "draws", "an integer ≥ 1"),
+            (self.curve_points >= 2, "curve_points", "an integer ≥ 2"),
+            (0 < self.target_saturation < 1, "target_saturation", "a number in (0, 1)"),
+            (self.matched_m is None or self.matched_m >= 2, "matched_m", "an integer ≥ 2"),
+            (self.gamma >= 0, "gamma", "a number ≥ 0"),
+            (self.probe_folds >= 2, "probe_folds", "an integer ≥ 2"),
+            (self.workers is None or self.workers >= 0, "workers", "an integer ≥ 0"),
+            (
+                self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
+                "device",
+                "auto, cpu or cuda[:N]",
+            ),
+        ]
+        for ok, name, expected in checks:
+            if not ok:
+                raise UsageError(
+                    f"scan setting {name} must be {expected}; received {getattr(self, name)!r}."
+                )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def overlay(self, values: dict[str, Any], where: str) -> ScanConfig:
+        """A copy with ``values`` applied; unknown keys and wrong types fail naming ``where``."""
+        known = {f.name: f for f in fields(self)}
+        for key in values:
+            if key not in known:
+                raise ConfigError(
+                    f"unknown key {key!r} in {where}; known keys: {', '.join(sorted(known))}."
+                )
+        coerced = {k: _coerce(k, v, getattr(self, k), where) for k, v in values.items()}
+        return replace(self, **coerced)
+
+
+def _coerce(key: str, value: Any, default: Any, where: str) -> Any:
+    """Env vars arrive as strings; TOML brings typed values. Both are checked."""
+    if value is None:
+        return None
+    optional_number = key in ("alpha", "matched_m", "workers")
+    target = type(default) if default is not None else (float if key == "alpha" else int)
+    if isinstance(value, str) and target is not str:
+        text = value.strip().lower()
+        if optional_number and text in ("", "none", "auto"):
+            return None
+        try:
+            if target is bool:
+                if text not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                    raise ValueError(text)
+                return text in ("1", "true", "yes", "on")
+            return target(text)
+        except ValueError:
+            raise ConfigError(
+                f"{key} in {where} must be a {target.__name__}; received {value!r}."
+            ) from None
+    if target is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, target) or (target is int and isinstance(value, bool)):
+        raise ConfigError(f"{key} in {where} must be a {target.__name__}; received {value!r}.")
+    return value

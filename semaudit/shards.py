@@ -1,0 +1,248 @@
+"""Embedding shards: content-addressed, crash-safe, resumable (numpy + pandas only).
+
+``embeddings/`` holds ``shard-NNNNN.npy`` (rows × d raw features) with ``shard-NNNNN.parquet``
+(those rows' path, label, size, mtime, hash). ``shards.json`` lists the finished shards with
+their SHA-256 (features and rows) and the backbone key; it is rewritten atomically *after* a
+shard's files, so a crash leaves at most an unlisted shard, which is deleted. A listed shard
+whose files are missing or fail their checksum is deleted and recomputed, never used.
+``index.parquet`` maps every live image to ``(shard, row)``. A re-scan reuses any row whose
+content hash is already stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from semaudit.errors import AuditError
+from semaudit.store import atomic_write_bytes, read_json, write_json
+
+INDEX_COLUMNS = ["path", "label", "size", "mtime", "hash", "shard", "row"]
+_ROW_COLUMNS = ["path", "label", "size", "mtime", "hash", "row", "reason"]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def _intact(folder: Path, shard: dict[str, Any]) -> bool:
+    """A listed shard is used only if its entry is well-formed and both files match their sums."""
+    shard_id = shard.get("id")
+    if not isinstance(shard_id, int) or isinstance(shard_id, bool) or shard_id < 0:
+        return False
+    name = f"shard-{shard_id:05d}"
+    if shard.get("file") != f"{name}.npy" or shard.get("rows_file") != f"{name}.parquet":
+        return False  # also refuses names that point outside the folder
+    npy, rows = folder / f"{name}.npy", folder / f"{name}.parquet"
+    return (
+        npy.is_file() and rows.is_file()
+        and _sha256(npy) == shard.get("sha256") and _sha256(rows) == shard.get("rows_sha256")
+    )  # fmt: skip
+
+
+class ShardStore:
+    """The ``embeddings/`` folder of one audit, for one backbone key."""
+
+    def __init__(self, folder: Path, key: dict[str, Any], dtype: str = "float16") -> None:
+        self.folder = Path(folder)
+        self.key = key
+        self.dtype = np.dtype(dtype)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.shards: list[dict[str, Any]] = []
+        self.discarded: list[str] = []
+        self._open()
+
+    def _open(self) -> None:
+        manifest = self.folder / "shards.json"
+        self.shards = self._read_listing(manifest) if manifest.exists() else []
+        keep = {s["file"] for s in self.shards} | {s["rows_file"] for s in self.shards}
+        for path in self.folder.iterdir():
+            if path.name.startswith(("shard-", ".shard-")) and path.name not in keep:
+                path.unlink(missing_ok=True)
+        if self.discarded or not manifest.exists():
+            self._write_manifest()
+
+    def _read_listing(self, manifest: Path) -> list[dict[str, Any]]:
+        """The intact shards ``shards.json`` lists; everything unusable goes to ``discarded``."""
+        try:
+            doc = read_json(manifest)
+        except AuditError:
+            self.discarded.append("shards.json (corrupt)")
+            return []
+        if not isinstance(doc, dict) or not isinstance(doc.get("shards"), list):
+            self.discarded.append("shards.json (malformed)")
+            return []
+        if doc.get("key") != self.key or doc.get("dtype") != self.dtype.name:
+            self.discarded.append("all shards (backbone, preprocessing or dtype changed)")
+            return []
+        valid: list[dict[str, Any]] = []
+        for shard in doc["shards"]:
+            if not isinstance(shard, dict) or not _intact(self.folder, shard):
+                name = shard.get("file") if isinstance(shard, dict) else None
+                self.discarded.append(
+                    f"{name} (malformed entry, missing file or checksum mismatch)"
+                )
+            elif any(s["id"] == shard["id"] for s in valid):
+                self.discarded.append(f"{shard['file']} (listed twice)")
+            else:
+                valid.append(shard)
+        return valid
+
+    def _write_manifest(self) -> None:
+        write_json(
+            self.folder / "shards.json",
+            {"key": self.key, "dtype": self.dtype.name, "shards": self.shards},
+        )
+
+    def cached_rows(self) -> pd.DataFrame:
+        """Every stored outcome by content hash: ``(shard, row)``, or ``row = -1`` and a reason."""
+        frames = []
+        for shard in self.shards:
+            rows = pd.read_parquet(self.folder / shard["rows_file"])
+            rows["shard"] = shard["id"]
+            frames.append(rows)
+        if not frames:
+            return pd.DataFrame(columns=[*_ROW_COLUMNS, "shard"])
+        rows = pd.concat(frames, ignore_index=True)
+        failed = (rows["row"] < 0).to_numpy()
+        order = np.argsort(failed, kind="stable")  # an embedding wins over a stored failure
+        return rows.iloc[order].drop_duplicates("hash").sort_index()
+
+    def add_shard(self, features: np.ndarray, rows: pd.DataFrame) -> int:
+        """Store one finished chunk (files first, then the manifest); return its shard id.
+
+        ``rows`` has one entry per image of the chunk, ``row`` = its feature row or -1 with a
+        ``reason`` (decoding failures are cached too: unchanged bytes fail the same way).
+        """
+        shard_id = max((s["id"] for s in self.shards), default=-1) + 1
+        name = f"shard-{shard_id:05d}"
+        buffer = io.BytesIO()
+        np.save(buffer, np.ascontiguousarray(features, dtype=self.dtype))
+        data = buffer.getvalue()
+        rows_data = _parquet_bytes(rows[_ROW_COLUMNS])
+        atomic_write_bytes(self.folder / f"{name}.npy", data)
+        atomic_write_bytes(self.folder / f"{name}.parquet", rows_data)
+        self.shards.append({
+            "id": shard_id, "file": f"{name}.npy", "rows_file": f"{name}.parquet",
+            "rows": len(rows), "sha256": hashlib.sha256(data).hexdigest(),
+            "rows_sha256": hashlib.sha256(rows_data).hexdigest(),
+        })  # fmt: skip
+        self._write_manifest()
+        return shard_id
+
+    def write_index(self, index: pd.DataFrame) -> None:
+        """The live index (sorted by path); shards no live row points to are deleted."""
+        index = index[INDEX_COLUMNS].sort_values("path", kind="stable").reset_index(drop=True)
+        atomic_write_bytes(self.folder / "index.parquet", _parquet_bytes(index))
+        live = set(index["shard"].astype(int))
+        dead = [s for s in self.shards if s["id"] not in live]
+        if dead:
+            self.shards = [s for s in self.shards if s["id"] in live]
+            self._write_manifest()
+            for shard in dead:
+                for name in (shard["file"], shard["rows_file"]):
+                    (self.folder / name).unlink(missing_ok=True)
+
+
+def read_index(audit_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    path = Path(audit_dir) / "embeddings" / "index.parquet"
+    if not path.is_file():
+        raise AuditError(f"{path} is missing; rerun `semaudit scan` to rebuild the embeddings.")
+    try:
+        index = pd.read_parquet(path)
+    except Exception as exc:
+        raise AuditError(f"{path} is unreadable ({exc}); rerun `semaudit scan`.") from None
+    missing = set(INDEX_COLUMNS) - set(index.columns)
+    if missing:
+        raise AuditError(f"{path} lacks columns {sorted(missing)}; rerun `semaudit scan`.")
+    return index
+
+
+class ShardReader:
+    """Row gathering from memory-mapped shards: memory stays at what is asked for."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._maps: dict[int, np.ndarray] = {}
+
+    def _shard(self, shard: int) -> np.ndarray:
+        if shard not in self._maps:
+            path = self.folder / f"shard-{shard:05d}.npy"
+            try:
+                self._maps[shard] = np.load(path, mmap_mode="r", allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise AuditError(f"{path} is unreadable ({exc}); rerun `semaudit scan`.") from None
+        return self._maps[shard]
+
+    def gather(self, shards: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Rows ``(shard[i], row[i])`` as float32, in the order given."""
+        if len(shards) == 0:
+            dim = self._shard(0).shape[1] if (self.folder / "shard-00000.npy").exists() else 0
+            return np.zeros((0, dim), dtype=np.float32)
+        out: np.ndarray | None = None
+        for shard in np.unique(shards):
+            mask = shards == shard
+            block = np.asarray(self._shard(int(shard))[rows[mask]], dtype=np.float32)
+            if out is None:
+                out = np.empty((len(shards), block.shape[1]), dtype=np.float32)
+            out[mask] = block
+        assert out is not None
+        return out
+
+
+def iter_class_features(
+    audit_dir: str | os.PathLike[str], class_names: list[str]
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``(class id, (n_c, d) float32)`` per class, rows in path order, one class in memory."""
+    index = read_index(audit_dir)
+    reader = ShardReader(Path(audit_dir) / "embeddings")
+    groups = {label: frame for label, frame in index.groupby("label", sort=False)}
+    for c, name in enumerate(class_names):
+        frame = groups.get(name)
+        if frame is None:
+            continue
+        yield c, reader.gather(frame["shard"].to_numpy(), frame["row"].to_numpy())
+
+
+def load_embeddings(
+    audit_dir: str | os.PathLike[str],
+) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+    """``(features (N, d) float32, labels (N,), paths, class_names)``; labels index class_names.
+
+    Rows follow the index (sorted by path); class names are the audit's classes, empty ones too.
+    """
+    index = read_index(audit_dir)
+    classes_csv = Path(audit_dir) / "classes.csv"
+    if classes_csv.is_file():
+        names = pd.read_csv(classes_csv, dtype={"class": str}, keep_default_na=False)["class"]
+        class_names = names.tolist()
+    else:
+        class_names = sorted(index["label"].unique().tolist())
+    lookup = {name: i for i, name in enumerate(class_names)}
+    unknown = sorted(set(index["label"]) - set(lookup))
+    if unknown:
+        raise AuditError(
+            f"{Path(audit_dir) / 'embeddings' / 'index.parquet'} has labels missing from "
+            f"classes.csv ({unknown[:3]}); rerun `semaudit scan` to finish the audit."
+        )
+    labels = np.array([lookup[label] for label in index["label"]], dtype=np.int64)
+    reader = ShardReader(Path(audit_dir) / "embeddings")
+    features = reader.gather(index["shard"].to_numpy(), index["row"].to_numpy())
+    return features, labels, index["path"].tolist(), class_names
