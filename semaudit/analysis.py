@@ -134,6 +134,7 @@ def analyse(
     for row in rows:
         row["flags"] = _flags(row, row["n"], config.min_images, m_star)
     classes = pd.DataFrame(rows).reindex(columns=CLASSES_COLUMNS)
+    classes["need_more"] = classes["need_more"].astype("Int64")  # integers with empty cells
     scales = classes["scale"].to_numpy(dtype=float)
     classes["effective_number"] = effective_number(counts)
     classes["weight"] = balanced_weights(scales, eligible & (scales > 0), config.gamma)

@@ -68,10 +68,10 @@ class Delta:
 
 @dataclass(frozen=True)
 class ClassDelta:
-    """One class across the two audits; ``status`` is ``changed``, ``added`` or ``removed``."""
+    """One class across the two audits; ``status`` is ``kept`` (in both), ``added`` or ``removed``."""
 
     name: str
-    status: Literal["changed", "added", "removed"]
+    status: Literal["kept", "added", "removed"]
     metrics: dict[str, Delta]
 
     @property
@@ -191,8 +191,8 @@ def compare_audits(old: Audit, new: Audit) -> CompareResult:
     empty = dict.fromkeys(METRICS)
     deltas = []
     for name in sorted(old_rows.keys() | new_rows.keys()):
-        status: Literal["changed", "added", "removed"] = (
-            "added" if name not in old_rows else "removed" if name not in new_rows else "changed"
+        status: Literal["kept", "added", "removed"] = (
+            "added" if name not in old_rows else "removed" if name not in new_rows else "kept"
         )
         before, after = old_rows.get(name, empty), new_rows.get(name, empty)
         metrics = {m: Delta(before[m], after[m]) for m in METRICS}

@@ -32,6 +32,17 @@ def default_workers() -> int:
     return max(0, min(8, (os.cpu_count() or 1) - 1))
 
 
+_CPU_BATCH = {"efficientnet-lite0": 8, "torchvision": 8, "openclip": 64, "pixels": 256}
+
+
+def default_batch_size(backbone: Backbone) -> int:
+    """Large batches on a GPU; on a CPU what measured fastest (our choice, docs/performance.md):
+    convolutional nets run best at 8 (activations stay in cache), ViTs at 64."""
+    if backbone.device.startswith("cuda"):
+        return 256
+    return _CPU_BATCH.get(backbone.spec.family, 32)
+
+
 def resolve_device(device: str) -> str:
     import torch
 
@@ -64,6 +75,13 @@ class _Images:
             return None, i, f"unreadable: preprocessing failed ({type(exc).__name__}: {exc})"
 
 
+def _one_thread(worker_id: int) -> None:
+    """Decoding workers use one thread each: the model's threads keep the cores."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def _collate(batch: list[tuple[Any, int, str]]) -> tuple[Any, list[int], list[str]]:
     import torch
 
@@ -76,7 +94,7 @@ def embed_items(
     items: Sequence[ImageItem],
     backbone: Backbone,
     *,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     shard_size: int = 4096,
     workers: int | None = None,
     on_progress: Callable[[int], None] | None = None,
@@ -85,6 +103,7 @@ def embed_items(
     import torch
     from torch.utils.data import DataLoader
 
+    batch_size = batch_size or default_batch_size(backbone)
     shard_size = max(batch_size, shard_size - shard_size % batch_size)
     workers = default_workers() if workers is None else workers
     cuda = backbone.device.startswith("cuda")
@@ -94,6 +113,7 @@ def embed_items(
         shuffle=False,
         num_workers=workers,
         collate_fn=_collate,
+        worker_init_fn=_one_thread if workers else None,
         pin_memory=cuda,
         prefetch_factor=4 if workers else None,
         persistent_workers=False,

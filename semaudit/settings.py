@@ -15,7 +15,7 @@ class ScanConfig:
     backbone: str = "auto"
     weights: str | None = None
     device: str = "auto"
-    batch_size: int = 64
+    batch_size: int | None = None  # None: per backbone and device (embed.default_batch_size)
     workers: int | None = None  # None: one decoding process per spare core, at most 8
     shard_size: int = 4096
     dtype: str = "float16"
@@ -34,7 +34,7 @@ class ScanConfig:
 
     def __post_init__(self) -> None:
         checks = [
-            (self.batch_size >= 1, "batch_size", "an integer ≥ 1"),
+            (self.batch_size is None or self.batch_size >= 1, "batch_size", "an integer ≥ 1"),
             (self.shard_size >= 1, "shard_size", "an integer ≥ 1"),
             (self.dtype in ("float16", "float32"), "dtype", "float16 or float32"),
             (self.alpha is None or self.alpha > 0, "alpha", "a number > 0"),
@@ -45,6 +45,8 @@ class ScanConfig:
             (self.matched_m is None or self.matched_m >= 2, "matched_m", "an integer ≥ 2"),
             (self.gamma >= 0, "gamma", "a number ≥ 0"),
             (self.probe_folds >= 2, "probe_folds", "an integer ≥ 2"),
+            (self.probe_max_per_class >= 1, "probe_max_per_class", "an integer ≥ 1"),
+            (self.seed >= 0, "seed", "an integer ≥ 0"),
             (self.workers is None or self.workers >= 0, "workers", "an integer ≥ 0"),
             (
                 self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
@@ -70,15 +72,29 @@ class ScanConfig:
                     f"unknown key {key!r} in {where}; known keys: {', '.join(sorted(known))}."
                 )
         coerced = {k: _coerce(k, v, getattr(self, k), where) for k, v in values.items()}
-        return replace(self, **coerced)
+        try:
+            return replace(self, **coerced)
+        except UsageError as exc:
+            if where == "command-line options" or where.endswith("arguments"):
+                raise
+            raise ConfigError(f"{exc} (from {where})") from None
+
+
+_OPTIONAL_TYPES: dict[str, type] = {
+    "weights": str,
+    "alpha": float,
+    "matched_m": int,
+    "workers": int,
+    "batch_size": int,
+}
 
 
 def _coerce(key: str, value: Any, default: Any, where: str) -> Any:
     """Env vars arrive as strings; TOML brings typed values. Both are checked."""
     if value is None:
         return None
-    optional_number = key in ("alpha", "matched_m", "workers")
-    target = type(default) if default is not None else (float if key == "alpha" else int)
+    optional_number = key in ("alpha", "matched_m", "workers", "batch_size")
+    target = _OPTIONAL_TYPES.get(key, type(default))
     if isinstance(value, str) and target is not str:
         text = value.strip().lower()
         if optional_number and text in ("", "none", "auto"):

@@ -202,24 +202,17 @@ def test_malformed_config_file_exits_3(tmp_path: Path, capsys: pytest.CaptureFix
         assert code == 3 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
 
 
-@pytest.mark.xfail(
-    strict=True, reason="settings.py: range errors in a config file are UsageError (exit 2)"
-)
 def test_out_of_range_value_in_a_config_file_exits_3(tmp_path: Path) -> None:
     (tmp_path / "c.toml").write_text("[scan]\nbatch_size = 0\n")
     assert main(["scan", str(tmp_path), "--config", str(tmp_path / "c.toml")]) == 3
 
 
-def _settings_bug(why: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"settings.py: {why} (docs/reliability.md)")
-
-
 @pytest.mark.parametrize(
     "key, value",
     [
-        pytest.param("seed", -1, marks=_settings_bug("seed < 0 accepted, then numpy raises")),
-        pytest.param("probe_max_per_class", -3, marks=_settings_bug("accepted, drops 3 images")),
-        pytest.param("weights", "/no/such.pt", marks=_settings_bug("str setting coerced to int")),
+        ("seed", -1),
+        ("probe_max_per_class", -3),
+        ("weights", "/no/such.pt"),
     ],
 )
 def test_accepted_settings_are_usable(key: str, value: Any) -> None:

@@ -195,9 +195,6 @@ def test_manifest_outside_root_only_when_allowed(tmp_path: Path) -> None:
     assert skipped["reason"].str.contains("missing").any()  # the other bad rows still are
 
 
-@pytest.mark.xfail(
-    strict=True, reason="cli/ prints class names as Rich markup (docs/reliability.md)"
-)
 @pytest.mark.parametrize("command", ["scan", "check", "compare"])
 def test_rich_markup_in_a_class_name_is_printed_verbatim(
     tmp_path: Path, capsys, command: str

@@ -13,6 +13,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
 from semaudit.errors import EXIT_INTERNAL, EXIT_USAGE, SemauditError
 
@@ -35,8 +36,16 @@ def print_json(payload: Any) -> None:
     sys.stdout.flush()
 
 
+_CONTROL = dict.fromkeys([*range(0, 32), 127], None)
+
+
+def plain(text: object) -> Text:
+    """User text (class names, paths) for Rich: never parsed as markup, control chars removed."""
+    return Text(str(text).translate(_CONTROL))
+
+
 def warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/] {escape(message)}", markup=True, highlight=False)
+    err.print(f"[yellow]warning:[/] {escape(str(message).translate(_CONTROL))}", highlight=False)
 
 
 def _is_click_error(exc: BaseException) -> bool:

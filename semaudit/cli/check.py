@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from semaudit.cli._app import app, err, out, print_json
+from semaudit.cli._app import app, err, out, plain, print_json
 from semaudit.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -133,12 +133,12 @@ def _print_table(result: GateResult, verbose: bool) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"semaudit check {result.audit}", title_justify="left")
+    table = Table(title=plain(f"semaudit check {result.audit}"), title_justify="left")
     for column in ("rule", "class", "value", "limit", "status"):
         table.add_column(column, no_wrap=column != "class")
     table.add_column("note", overflow="fold", ratio=1)
     for rule, who, value, limit, status, note in _rows(result, verbose):
-        table.add_row(rule, who, value, limit, Text(status, style=_STYLE[status]), note)
+        table.add_row(rule, plain(who), value, limit, Text(status, style=_STYLE[status]), plain(note))
     out.print(table)
 
 

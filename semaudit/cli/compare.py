@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from semaudit.cli._app import app, out, print_json, warn
+from semaudit.cli._app import app, out, plain, print_json, warn
 
 if TYPE_CHECKING:
     from semaudit.compare import Delta
@@ -44,12 +44,14 @@ def compare(
     if json_output:
         print_json(result.to_dict())
         return
-    table = Table(title=f"semaudit compare {old} → {new}", title_justify="left")
-    for column in ("class", "status", "n", "scale (bits)", "matched scale", "saturation"):
+    table = Table(title=plain(f"semaudit compare {old} → {new}"), title_justify="left")
+    widest = max((len(c.name) for c in result.classes), default=5)
+    table.add_column("class", overflow="fold", min_width=min(widest, 40))
+    for column in ("status", "n", "scale (bits)", "matched scale", "saturation"):
         table.add_column(column, overflow="fold")
     for c in result.classes:
         table.add_row(
-            c.name,
+            plain(c.name),
             c.status,
             _cell(c.metrics["n"]),
             _cell(c.metrics["scale"]),

@@ -37,6 +37,6 @@ def demo(
     report = render_report(audit_dir, out_dir / "report")
     if not json_output:
         out.print(
-            f"Report: {report.html}\nNext: semaudit check {audit_dir} --max-scale-ratio 1.5",
+            f"Report: {report.html}\nNext: semaudit check {audit_dir} --suggest",
             markup=False,
         )

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from semaudit.cli._app import app, out, print_json
+from semaudit.cli._app import app, out, plain, print_json
 from semaudit.cli._options import scan_config
 from semaudit.cli._progress import ScanProgress
 
@@ -42,8 +42,8 @@ def run_scan(
 def _fmt(value: Any, spec: str = ".2f") -> str:
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        return str(value or "")
+    except (TypeError, ValueError):  # None, pandas NA, text
+        return ""
     return "" if number != number else format(number, spec)
 
 
@@ -66,12 +66,14 @@ def show_result(result: Any, json_output: bool) -> None:
         return
     from rich.table import Table
 
-    table = Table(title=f"semantic scale per class ({result.backbone})", title_justify="left")
+    table = Table(title=plain(f"semantic scale per class ({result.backbone})"), title_justify="left")
     for name in ("class", "n", "scale", "matched", "saturation", "need more", "probe acc", "flags"):
         table.add_column(name, justify="left" if name in ("class", "flags") else "right")
+    widest = max((len(str(c)) for c in analysis.classes["class"]), default=5)
+    table.columns[0].min_width = min(widest, 40)
     for row in analysis.classes.itertuples(index=False):
         table.add_row(
-            str(row[0]),
+            plain(row[0]),
             str(row.n),
             _fmt(row.scale),
             _fmt(row.scale_matched),
@@ -87,7 +89,7 @@ def show_result(result: Any, json_output: bool) -> None:
         rec_table.add_column("#", justify="right")
         rec_table.add_column("what to do")
         for i, rec in enumerate(recs, 1):
-            rec_table.add_row(str(i), rec["text"])
+            rec_table.add_row(str(i), plain(rec["text"]))
         out.print(rec_table)
     s = analysis.summary
     out.print(
@@ -128,7 +130,7 @@ def scan(
     ),
     device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda[:N]."),
     batch_size: int | None = typer.Option(
-        None, "--batch-size", help="Images per forward pass [default: 64]."
+        None, "--batch-size", help="Images per forward pass [default: 256 on GPU; on CPU 8 for CNNs, 64 for ViTs]."
     ),
     workers: int | None = typer.Option(
         None, "--workers", help="Decoding processes [default: spare cores, ≤ 8]."
