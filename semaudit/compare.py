@@ -68,7 +68,7 @@ class Delta:
 
 @dataclass(frozen=True)
 class ClassDelta:
-    """One class across the two audits; ``status`` is ``kept`` (in both), ``added`` or ``removed``."""
+    """One class across the two audits; ``status``: ``kept`` (in both), ``added``, ``removed``."""
 
     name: str
     status: Literal["kept", "added", "removed"]

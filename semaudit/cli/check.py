@@ -138,7 +138,9 @@ def _print_table(result: GateResult, verbose: bool) -> None:
         table.add_column(column, no_wrap=column != "class")
     table.add_column("note", overflow="fold", ratio=1)
     for rule, who, value, limit, status, note in _rows(result, verbose):
-        table.add_row(rule, plain(who), value, limit, Text(status, style=_STYLE[status]), plain(note))
+        table.add_row(
+            rule, plain(who), value, limit, Text(status, style=_STYLE[status]), plain(note)
+        )
     out.print(table)
 
 

@@ -66,7 +66,9 @@ def show_result(result: Any, json_output: bool) -> None:
         return
     from rich.table import Table
 
-    table = Table(title=plain(f"semantic scale per class ({result.backbone})"), title_justify="left")
+    table = Table(
+        title=plain(f"semantic scale per class ({result.backbone})"), title_justify="left"
+    )
     for name in ("class", "n", "scale", "matched", "saturation", "need more", "probe acc", "flags"):
         table.add_column(name, justify="left" if name in ("class", "flags") else "right")
     widest = max((len(str(c)) for c in analysis.classes["class"]), default=5)
@@ -130,7 +132,9 @@ def scan(
     ),
     device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda[:N]."),
     batch_size: int | None = typer.Option(
-        None, "--batch-size", help="Images per forward pass [default: 256 on GPU; on CPU 8 for CNNs, 64 for ViTs]."
+        None,
+        "--batch-size",
+        help="Images per forward pass [default: GPU 256; CPU 8 for CNNs, 64 for ViTs].",
     ),
     workers: int | None = typer.Option(
         None, "--workers", help="Decoding processes [default: spare cores, ≤ 8]."
