@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from semaudit.errors import AuditError
+from semaudit.numeric import finite
 
 if TYPE_CHECKING:
     from semaudit.store import Audit
@@ -158,18 +159,10 @@ def ensure_comparable(old: Audit, new: Audit) -> None:
         )
 
 
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _rows(audit: Audit) -> dict[str, dict[str, float | None]]:
     frame = audit.classes
     return {
-        str(row["class"]): {m: _number(row[m]) for m in METRICS}
+        str(row["class"]): {m: finite(row[m]) for m in METRICS}
         for row in frame.to_dict(orient="records")
     }
 
@@ -178,7 +171,7 @@ def _lookup(summary: dict[str, Any], path: tuple[str, ...]) -> float | None:
     value: Any = summary
     for part in path:
         value = value.get(part) if isinstance(value, dict) else None
-    return _number(value)
+    return finite(value)
 
 
 def compare_audits(old: Audit, new: Audit) -> CompareResult:

@@ -13,6 +13,7 @@ import numpy as np
 from scipy import stats
 
 from semaudit.errors import UsageError
+from semaudit.numeric import finite
 
 __all__ = [
     "balanced_weights",
@@ -30,10 +31,6 @@ def _vector(values: Any, name: str) -> np.ndarray:
     if array.ndim != 1:
         raise UsageError(f"{name} must be a 1-D array; received shape {array.shape}.")
     return array
-
-
-def _finite_or_none(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
 
 
 def _gini(x: np.ndarray) -> float:
@@ -68,10 +65,10 @@ def imbalance_stats(values: np.ndarray) -> dict[str, float | None]:
         return out
     if np.ptp(x) == 0:  # exactly balanced: skip the round-off of the general formulas
         return {"max_min_ratio": 1.0, "cv": 0.0, "gini": 0.0, "entropy": 1.0}
-    out["max_min_ratio"] = _finite_or_none(x.max() / x.min()) if x.min() > 0 else None
-    out["cv"] = _finite_or_none(x.std() / x.mean())
-    out["gini"] = _finite_or_none(max(0.0, _gini(x)))
-    out["entropy"] = _finite_or_none(_entropy(x))
+    out["max_min_ratio"] = finite(x.max() / x.min()) if x.min() > 0 else None
+    out["cv"] = finite(x.std() / x.mean())
+    out["gini"] = finite(max(0.0, _gini(x)))
+    out["entropy"] = finite(_entropy(x))
     return out
 
 
@@ -122,8 +119,8 @@ def spearman(a: np.ndarray, b: np.ndarray) -> dict[str, float | None]:
         return {"rho": None, "p": None}
     result = stats.spearmanr(x, y)
     return {
-        "rho": _finite_or_none(float(result.statistic)),
-        "p": _finite_or_none(float(result.pvalue)),
+        "rho": finite(float(result.statistic)),
+        "p": finite(float(result.pvalue)),
     }
 
 

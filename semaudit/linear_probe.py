@@ -19,12 +19,12 @@ import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy import optimize, stats
 
 from semaudit.errors import UsageError
+from semaudit.numeric import finite
 from semaudit.scale import l2_normalize
 
 __all__ = ["ProbeResult", "correlate", "linear_probe", "stratified_folds"]
@@ -239,11 +239,6 @@ def linear_probe(
     return ProbeResult(per_class, macro, folds, predictions)
 
 
-def _finite_or_none(value: Any) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def correlate(x: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
     """Pearson r, Spearman ρ and Spearman's two-sided p over the finite pairs of ``x`` and ``y``.
 
@@ -259,7 +254,7 @@ def correlate(x: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
     if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return out
     rho = stats.spearmanr(a, b)
-    out["pearson"] = _finite_or_none(stats.pearsonr(a, b).statistic)
-    out["spearman"] = _finite_or_none(rho.statistic)
-    out["p_spearman"] = _finite_or_none(rho.pvalue)
+    out["pearson"] = finite(stats.pearsonr(a, b).statistic)
+    out["spearman"] = finite(rho.statistic)
+    out["p_spearman"] = finite(rho.pvalue)
     return out

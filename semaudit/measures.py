@@ -8,10 +8,11 @@ the caller loaded; imports nothing heavy.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from semaudit.numeric import finite
 
 if TYPE_CHECKING:
     from semaudit.store import Audit
@@ -27,17 +28,6 @@ class Measure:
     value: float | None
     detail: str = ""
     skip: str = ""
-
-
-def finite(value: Any) -> float | None:
-    """``value`` as a float, or None when it is missing, not a number, NaN or infinite."""
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def format_number(value: float | None) -> str:

@@ -17,7 +17,6 @@ Each class appears at most once, under its highest-ranked kind; flagged classes 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from semaudit.errors import UsageError
+from semaudit.numeric import finite
 
 __all__ = ["recommendations"]
 
@@ -37,14 +37,6 @@ def _flags(value: Any) -> set[str]:
     if not isinstance(value, str):
         return set()
     return {flag.strip() for flag in value.split(";") if flag.strip()}
-
-
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _ordinal(k: int) -> str:
@@ -123,16 +115,16 @@ class _Row:
 def _rows(classes: pd.DataFrame) -> list[_Row]:
     rows = []
     for record in classes.to_dict("records"):
-        n = int(_number(record["n"]) or 0)
+        n = int(finite(record["n"]) or 0)
         rows.append(
             _Row(
                 name=str(record["class"]),
                 n=n,
-                scale=_number(record["scale"]),
-                saturation=_number(record["saturation"]),
-                need_more=_number(record["need_more"]),
+                scale=finite(record["scale"]),
+                saturation=finite(record["saturation"]),
+                need_more=finite(record["need_more"]),
                 low=n <= 0 or bool(_flags(record["flags"]) & _LOW_FLAGS),
-                scale_matched=_number(record.get("scale_matched")),
+                scale_matched=finite(record.get("scale_matched")),
             )
         )
     return sorted(rows, key=lambda row: row.name)

@@ -5,12 +5,12 @@ Shared by the HTML and Markdown writers so both tell the same story from one aud
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from semaudit.numeric import finite
 from semaudit.store import Audit
 
 __all__ = [
@@ -31,15 +31,6 @@ class KeyNumber:
     label: str
     value: str
     hint: str
-
-
-def finite(value: Any) -> float | None:
-    """``value`` as a finite float, or None."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def fmt_num(value: Any, digits: int = 1) -> str:
