@@ -88,8 +88,6 @@ def test_json_document_is_finite_and_versioned(versions: tuple[Audit, Audit]) ->
 
 @pytest.fixture
 def cli_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    import semaudit.cli.compare  # noqa: F401  (registers the command until commands.py does)
-
     for var in os.environ:
         if var.startswith("SEMAUDIT_"):
             monkeypatch.delenv(var)

@@ -28,7 +28,8 @@ def test_head_class_is_more_saturated_than_tail_class(long_tailed_audit: Path) -
     head, tail = classes.loc[CLASS_NAMES[0]], classes.loc[CLASS_NAMES[4]]
     assert head["saturation"] > tail["saturation"]
     assert tail["need_more"] > 0
-    assert classes["scale"].is_monotonic_decreasing  # S grows with m by construction
+    by_count = classes.loc[list(CLASS_NAMES[:5]), "scale"]  # COUNTS order: largest first
+    assert by_count.is_monotonic_decreasing  # S grows with m by construction
 
 
 @pytest.mark.slow

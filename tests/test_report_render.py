@@ -11,7 +11,6 @@ import pytest
 from factories import make_audit
 from report_support import add_images_and_embeddings
 
-import semaudit.cli.report  # noqa: F401  (registers the command before the lead wires it)
 from semaudit.cli._app import main
 from semaudit.errors import AuditError, UsageError
 from semaudit.report import ReportResult, parse_formats, render_report
