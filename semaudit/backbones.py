@@ -310,7 +310,12 @@ def _lite0_state(state: dict[str, Any], target: list[str], path: Path) -> dict[s
     state = {k: v for k, v in state.items() if not k.startswith(("_fc.", "classifier."))}
     if set(state) == set(target):
         return state
-    reference = torch.load(_bundled_weights_path(), map_location="cpu", weights_only=True)
+    bundled = _bundled_weights_path()
+    reference = (
+        state  # the bundled checkpoint is its own reference: do not read it twice
+        if path == bundled
+        else torch.load(bundled, map_location="cpu", weights_only=True)
+    )
     order = [k for k in reference if not k.startswith("_fc.")]
     if set(state) != set(order) or len(order) != len(target):
         raise BackboneError(
