@@ -8,6 +8,7 @@ torch / open_clip / timm are imported inside the functions that need them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import socket
@@ -50,6 +51,13 @@ class Backbone:
 
 
 def _file_digest(path: Path) -> str:
+    """SHA-256 of a weights file, computed once per (path, size, mtime) in a process."""
+    st = os.stat(path)
+    return _digest_of(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.cache
+def _digest_of(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 20):

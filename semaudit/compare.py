@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from semaudit.errors import AuditError
-from semaudit.numeric import finite
+from semaudit.numeric import finite, json_safe
 
 if TYPE_CHECKING:
     from semaudit.store import Audit
@@ -116,7 +116,7 @@ class CompareResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``compare --json`` document (schema ``COMPARE_SCHEMA_VERSION``)."""
-        return _finite(
+        return json_safe(
             {
                 "schema_version": COMPARE_SCHEMA_VERSION,
                 "kind": "semaudit-compare",
@@ -130,16 +130,6 @@ class CompareResult:
                 "notes": list(self.notes),
             }
         )
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _describe(audit: Audit, fields: list[str]) -> str:

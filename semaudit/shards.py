@@ -67,6 +67,7 @@ class ShardStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.shards: list[dict[str, Any]] = []
         self.discarded: list[str] = []
+        self._row_frames: dict[int, pd.DataFrame] = {}
         self._open()
 
     def _open(self) -> None:
@@ -113,17 +114,21 @@ class ShardStore:
 
     def cached_rows(self) -> pd.DataFrame:
         """Every stored outcome by content hash: ``(shard, row)``, or ``row = -1`` and a reason."""
-        frames = []
-        for shard in self.shards:
-            rows = pd.read_parquet(self.folder / shard["rows_file"])
-            rows["shard"] = shard["id"]
-            frames.append(rows)
+        frames = [self._rows(shard) for shard in self.shards]
         if not frames:
             return pd.DataFrame(columns=[*_ROW_COLUMNS, "shard"])
         rows = pd.concat(frames, ignore_index=True)
         failed = (rows["row"] < 0).to_numpy()
         order = np.argsort(failed, kind="stable")  # an embedding wins over a stored failure
         return rows.iloc[order].drop_duplicates("hash").sort_index()
+
+    def _rows(self, shard: dict[str, Any]) -> pd.DataFrame:
+        """A shard's rows with its id, read from disk once per store (new shards never)."""
+        if shard["id"] not in self._row_frames:
+            rows = pd.read_parquet(self.folder / shard["rows_file"])
+            rows["shard"] = shard["id"]
+            self._row_frames[shard["id"]] = rows
+        return self._row_frames[shard["id"]]
 
     def add_shard(self, features: np.ndarray, rows: pd.DataFrame) -> int:
         """Store one finished chunk (files first, then the manifest); return its shard id.
@@ -145,6 +150,7 @@ class ShardStore:
             "rows_sha256": hashlib.sha256(rows_data).hexdigest(),
         })  # fmt: skip
         self._write_manifest()
+        self._row_frames[shard_id] = rows[_ROW_COLUMNS].assign(shard=shard_id)
         return shard_id
 
     def write_index(self, index: pd.DataFrame) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from semaudit.errors import AuditError
+from semaudit.numeric import json_safe
 
 SCHEMA_VERSION = 1
 CLASSES_COLUMNS = [
@@ -124,21 +125,8 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-def _finite(value: Any) -> Any:
-    """JSON has no NaN: non-finite floats become null, recursively."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # numpy scalar
-        return _finite(value.item())
-    return value
-
-
 def write_json(path: Path, payload: Any) -> None:
-    text = json.dumps(_finite(payload), indent=2, allow_nan=False, ensure_ascii=False)
+    text = json.dumps(json_safe(payload), indent=2, allow_nan=False, ensure_ascii=False)
     atomic_write_bytes(path, (text + "\n").encode("utf-8"))
 
 

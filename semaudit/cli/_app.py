@@ -44,6 +44,11 @@ def plain(text: object) -> Text:
     return Text(str(text).translate(_CONTROL))
 
 
+def class_column_width(names: Any) -> int:
+    """Width that keeps class names on one line, up to 40 characters."""
+    return min(max((len(str(n)) for n in names), default=5), 40)
+
+
 def warn(message: str) -> None:
     err.print(f"[yellow]warning:[/] {escape(str(message).translate(_CONTROL))}", highlight=False)
 

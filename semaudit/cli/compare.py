@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from semaudit.cli._app import app, out, plain, print_json, warn
+from semaudit.cli._app import app, class_column_width, out, plain, print_json, warn
 
 if TYPE_CHECKING:
     from semaudit.compare import Delta
@@ -45,8 +45,8 @@ def compare(
         print_json(result.to_dict())
         return
     table = Table(title=plain(f"semaudit compare {old} → {new}"), title_justify="left")
-    widest = max((len(c.name) for c in result.classes), default=5)
-    table.add_column("class", overflow="fold", min_width=min(widest, 40))
+    width = class_column_width(c.name for c in result.classes)
+    table.add_column("class", overflow="fold", min_width=width)
     for column in ("status", "n", "scale (bits)", "matched scale", "saturation"):
         table.add_column(column, overflow="fold")
     for c in result.classes:

@@ -7,9 +7,10 @@ from typing import Any
 
 import typer
 
-from semaudit.cli._app import app, out, plain, print_json
+from semaudit.cli._app import app, class_column_width, out, plain, print_json
 from semaudit.cli._options import scan_config
 from semaudit.cli._progress import ScanProgress
+from semaudit.numeric import finite
 
 
 def run_scan(
@@ -40,11 +41,8 @@ def run_scan(
 
 
 def _fmt(value: Any, spec: str = ".2f") -> str:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):  # None, pandas NA, text
-        return ""
-    return "" if number != number else format(number, spec)
+    number = finite(value)
+    return "" if number is None else format(number, spec)
 
 
 def show_result(result: Any, json_output: bool) -> None:
@@ -71,8 +69,7 @@ def show_result(result: Any, json_output: bool) -> None:
     )
     for name in ("class", "n", "scale", "matched", "saturation", "need more", "probe acc", "flags"):
         table.add_column(name, justify="left" if name in ("class", "flags") else "right")
-    widest = max((len(str(c)) for c in analysis.classes["class"]), default=5)
-    table.columns[0].min_width = min(widest, 40)
+    table.columns[0].min_width = class_column_width(analysis.classes["class"])
     for row in analysis.classes.itertuples(index=False):
         table.add_row(
             plain(row[0]),
