@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from semaudit.scale import semantic_scale
+from semaudit.stats.scale import semantic_scale
 
 
 def authors_volume(features: np.ndarray, labels: np.ndarray, alpha: float) -> np.ndarray:

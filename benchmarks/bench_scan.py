@@ -100,7 +100,7 @@ def vit_vs_compute_bound(n_images: int, work: Path) -> None:
 
     from semaudit.backbones import Backbone, BackboneSpec
     from semaudit.data import discover_folder
-    from semaudit.embed import embed_items
+    from semaudit.scanner.embed import embed_items
 
     model, _, preprocess = open_clip.create_model_and_transforms("ViT-B-32", pretrained=None)
     model.eval()

@@ -23,22 +23,22 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from semaudit.api import curves, probe
-    from semaudit.audit import scan
-    from semaudit.scale import ClassMoments, semantic_scale
-    from semaudit.settings import ScanConfig
-    from semaudit.shards import load_embeddings
+    from semaudit.scanner.config import ScanConfig
+    from semaudit.scanner.run import scan
+    from semaudit.stats.pipeline import curves, probe
+    from semaudit.stats.scale import ClassMoments, semantic_scale
     from semaudit.store import load_audit
+    from semaudit.store.shards import load_embeddings
 
 _LAZY = {
-    "scan": "semaudit.audit",
-    "semantic_scale": "semaudit.scale",
-    "ClassMoments": "semaudit.scale",
-    "ScanConfig": "semaudit.settings",
-    "load_embeddings": "semaudit.shards",
+    "scan": "semaudit.scanner.run",
+    "semantic_scale": "semaudit.stats.scale",
+    "ClassMoments": "semaudit.stats.scale",
+    "ScanConfig": "semaudit.scanner.config",
+    "load_embeddings": "semaudit.store.shards",
     "load_audit": "semaudit.store",
-    "curves": "semaudit.api",
-    "probe": "semaudit.api",
+    "curves": "semaudit.stats.pipeline",
+    "probe": "semaudit.stats.pipeline",
 }
 
 

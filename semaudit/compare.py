@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from semaudit.errors import AuditError
-from semaudit.numeric import finite, json_safe
+from semaudit.values import finite, json_safe
 
 if TYPE_CHECKING:
     from semaudit.store import Audit

@@ -33,7 +33,7 @@ OUTPUTS = ("classes.csv", "curves.csv", "summary.json", "weights.json", "skipped
 
 DRIVER = """
 import json, os, signal, sys
-import semaudit.audit, torch, torchvision.transforms.v2  # imported once; run in children only
+import semaudit.scanner.run, torch, torchvision.transforms.v2  # imported once; run in children only
 
 data, work, points = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 settings = json.loads(sys.argv[4])
@@ -53,7 +53,7 @@ def child(out, kill_at):
             return real(src, dst)
 
         os.replace = replace
-    result = semaudit.audit.scan(data, out=out, **settings)
+    result = semaudit.scanner.run.scan(data, out=out, **settings)
     with open(out + ".result.json", "w") as fh:
         json.dump({"embedded": result.n_embedded, "reused": result.n_reused}, fh)
     os._exit(0)
@@ -285,7 +285,7 @@ def test_interrupted_rescan_is_never_read_as_an_audit(
     data: Path, tmp_path: Path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     """A rescan dying between two output files must not leave a mix of old and new files."""
-    import semaudit.audit
+    import semaudit.scanner.run
 
     out = tmp_path / "audit"
     semaudit.scan(data, out=out, **SCAN)
@@ -294,7 +294,9 @@ def test_interrupted_rescan_is_never_read_as_an_audit(
     def dies(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(semaudit.audit, "write_json", dies)  # after classes.csv, before summary
+    monkeypatch.setattr(
+        semaudit.scanner.run, "write_json", dies
+    )  # after classes.csv, before summary
     with pytest.raises(KeyboardInterrupt):
         semaudit.scan(data, out=out, **{**SCAN, "seed": 1})
     with pytest.raises(AuditError, match=r"audit\.json is missing"):

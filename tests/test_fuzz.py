@@ -24,7 +24,7 @@ from semaudit.cli import main
 from semaudit.cli._options import scan_config
 from semaudit.data import ImageItem, load_image, read_manifest
 from semaudit.errors import AuditError, InputError, SemauditError
-from semaudit.settings import ScanConfig
+from semaudit.scanner.config import ScanConfig
 from semaudit.store import load_audit
 
 FUZZ = settings(

@@ -16,9 +16,10 @@ from factories import make_audit
 
 from semaudit import gate
 from semaudit.errors import AuditError, ConfigError, UsageError
-from semaudit.rules import get_rule, list_rules
+from semaudit.gate.measures import MEASURES
+from semaudit.gate.rules import get_rule, list_rules
+from semaudit.gate.thresholds import Threshold, Thresholds, parse_thresholds, resolve_thresholds
 from semaudit.store import CLASSES_COLUMNS, Audit, load_audit, write_csv, write_json
-from semaudit.thresholds import Threshold, Thresholds, parse_thresholds, resolve_thresholds
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ["bag", "coat", "dress", "shirt"]
@@ -125,8 +126,8 @@ def test_registry_records_are_complete() -> None:
         assert rule.unit and rule.description.endswith(".") and rule.statistic and rule.label
         assert rule.env == "SEMAUDIT_CHECK_" + rule.name.upper()
         assert rule.default is None
-        assert rule.name in gate._MEASURES
-    assert set(gate._MEASURES) == {r.name for r in rules}
+        assert rule.name in MEASURES
+    assert set(MEASURES) == {r.name for r in rules}
 
 
 def test_unknown_rule_lists_the_rules() -> None:

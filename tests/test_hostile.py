@@ -335,7 +335,7 @@ def test_scan_survives_a_file_vanishing_and_retries_it_later(
     tmp_path: Path, monkeypatch, when: str
 ) -> None:  # type: ignore[no-untyped-def]
     """A vanished file is skipped as missing; that failure is not cached against its bytes."""
-    import semaudit.audit
+    import semaudit.scanner.run
 
     data = tmp_path / "data"
     for c in ("a", "b"):
@@ -344,7 +344,7 @@ def test_scan_survives_a_file_vanishing_and_retries_it_later(
             (data / c / f"{i}.png").write_bytes(png_bytes(ord(c) * 10 + i))
     victim = data / "a" / "2.png"
     saved = victim.read_bytes()
-    real_hash_items = semaudit.audit.hash_items
+    real_hash_items = semaudit.scanner.run.hash_items
 
     def vanish(items):  # type: ignore[no-untyped-def]
         items = list(items)
@@ -355,13 +355,13 @@ def test_scan_survives_a_file_vanishing_and_retries_it_later(
             victim.unlink()
         return hashes
 
-    monkeypatch.setattr(semaudit.audit, "hash_items", vanish)
+    monkeypatch.setattr(semaudit.scanner.run, "hash_items", vanish)
     kwargs = {"out": tmp_path / "audit", "backbone": "pixels", "workers": 0, "probe": False}
     result = semaudit.scan(data, **kwargs)
     skipped = load_audit(result.out).skipped
     assert skipped.values.tolist() == [["a/2.png", "missing: file disappeared after it was listed"]]
     assert result.n_images == 9
-    monkeypatch.setattr(semaudit.audit, "hash_items", real_hash_items)
+    monkeypatch.setattr(semaudit.scanner.run, "hash_items", real_hash_items)
     victim.write_bytes(saved)
     again = semaudit.scan(data, **kwargs)
     assert again.n_images == 10 and again.n_skipped == 0

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from semaudit.errors import UsageError
-from semaudit.imbalance import (
+from semaudit.stats.imbalance import (
     balanced_weights,
     default_beta,
     effective_number,

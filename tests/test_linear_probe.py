@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from semaudit.errors import UsageError
-from semaudit.linear_probe import (
+from semaudit.stats.probe import (
     _fit_softmax,
     _standardise,
     correlate,

@@ -18,12 +18,12 @@ from hostile import cli_env, png_bytes
 import semaudit
 from semaudit.cli import main
 from semaudit.errors import LockedError
-from semaudit.lock import AuditLock
+from semaudit.store.lock import AuditLock
 
 HOLDER = """
 import os, sys, time
 from pathlib import Path
-from semaudit.lock import AuditLock
+from semaudit.store.lock import AuditLock
 
 with AuditLock(Path(sys.argv[1])):
     if sys.argv[2] == "fork":  # a DataLoader-like worker, outliving its parent

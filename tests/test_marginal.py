@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from semaudit.errors import UsageError
-from semaudit.marginal import (
+from semaudit.stats.marginal import (
     SaturationFit,
     _double_centre,
     _subset_scales,
@@ -20,7 +20,7 @@ from semaudit.marginal import (
     saturation_model,
     size_grid,
 )
-from semaudit.scale import class_scale, l2_normalize
+from semaudit.stats.scale import class_scale, l2_normalize
 
 
 def _gaussian_class(seed: int, n: int, d: int) -> np.ndarray:

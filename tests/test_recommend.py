@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from semaudit.errors import UsageError
-from semaudit.recommend import recommendations
+from semaudit.stats.recommend import recommendations
 
 NAN = np.nan
 

@@ -170,7 +170,7 @@ def test_thousand_class_report_loads_quickly(tmp_path: Path) -> None:
 
 def _real_scan_possible() -> bool:
     try:
-        from semaudit.audit import scan  # noqa: F401
+        from semaudit.scanner.run import scan  # noqa: F401
     except ImportError:
         return False
     return True

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from semaudit.scale import ClassMoments, class_scale, l2_normalize, semantic_scale
+from semaudit.stats.scale import ClassMoments, class_scale, l2_normalize, semantic_scale
 
 PROPERTY = settings(max_examples=40, deadline=None)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from semaudit.config import check_keys, env_overrides, load_section, section_prefix
-from semaudit.settings import ScanConfig
+from semaudit.scanner.config import ScanConfig
 
 
 def scan_config(flags: dict[str, Any], config_file: Path | None) -> ScanConfig:

@@ -14,13 +14,13 @@ from semaudit.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from semaudit.gate import GateResult, Outcome
-    from semaudit.thresholds import Thresholds
+    from semaudit.gate.thresholds import Thresholds
 
 RULES_PANEL = "Rules (fail levels; warn levels and per-class limits go in the config file)"
 
 
 def _rule_option(name: str) -> Any:
-    from semaudit.rules import get_rule
+    from semaudit.gate.rules import get_rule
 
     rule = get_rule(name)
     metavar = "N" if rule.integer else "X"
@@ -37,7 +37,7 @@ def _rule_option(name: str) -> Any:
 def _list_rules(value: bool) -> None:
     if not value:
         return
-    from semaudit.rules import list_rules
+    from semaudit.gate.rules import list_rules
 
     lines = ["check rules: config key (flag --key-with-dashes, env SEMAUDIT_CHECK_KEY)", ""]
     for rule in list_rules():
@@ -54,8 +54,8 @@ def load_thresholds(
 ) -> tuple[Thresholds, Path | None]:
     """Thresholds from the config file < ``SEMAUDIT_CHECK_*`` < flags, and the file used."""
     from semaudit.config import env_overrides, load_section
-    from semaudit.rules import ENV_PREFIX, list_rules
-    from semaudit.thresholds import resolve_thresholds
+    from semaudit.gate.rules import ENV_PREFIX, list_rules
+    from semaudit.gate.thresholds import resolve_thresholds
 
     table, source = load_section("check", config, start=start)
     known = [rule.name for rule in list_rules()] + ["warn_only"]
@@ -89,7 +89,7 @@ _STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red", "SKIP": "cyan"}
 def _rows(result: GateResult, verbose: bool) -> list[tuple[str, ...]]:
     """Table rows; unless ``verbose``, the passing classes of a rule collapse into one row."""
     from semaudit.gate import format_number
-    from semaudit.rules import get_rule
+    from semaudit.gate.rules import get_rule
 
     rows: list[tuple[str, ...]] = []
     by_rule: dict[str, list[Outcome]] = {}

@@ -10,7 +10,7 @@ import typer
 from semaudit.cli._app import app, class_column_width, out, plain, print_json
 from semaudit.cli._options import scan_config
 from semaudit.cli._progress import ScanProgress
-from semaudit.numeric import finite
+from semaudit.values import finite
 
 
 def run_scan(
@@ -25,7 +25,7 @@ def run_scan(
     quiet: bool = False,
 ) -> Any:
     """Shared by ``scan`` and ``demo``: resolve settings, scan with progress, return the result."""
-    from semaudit.audit import scan
+    from semaudit.scanner.run import scan
 
     config = scan_config(flags, config_file)
     with ScanProgress(quiet) as progress:

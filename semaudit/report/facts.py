@@ -10,8 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from semaudit.numeric import finite
 from semaudit.store import Audit
+from semaudit.values import finite
 
 __all__ = [
     "KeyNumber",

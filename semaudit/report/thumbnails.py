@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from semaudit.errors import AuditError
-from semaudit.scale import l2_normalize
+from semaudit.stats.scale import l2_normalize
 from semaudit.store import Audit
 
 __all__ = [
@@ -173,7 +173,7 @@ def _to_rgb(image: Any) -> Any:
 
 def _class_similarity(audit: Audit, wanted: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
     """The index rows of the ``wanted`` classes and their typicality, one class in memory."""
-    from semaudit.shards import ShardReader, read_index
+    from semaudit.store.shards import ShardReader, read_index
 
     try:
         index = read_index(audit.path)

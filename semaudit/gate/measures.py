@@ -12,7 +12,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from semaudit.numeric import finite
+from semaudit.values import finite
 
 if TYPE_CHECKING:
     from semaudit.store import Audit

@@ -16,7 +16,7 @@ from typing import Any
 
 from semaudit.config import check_keys, parse_value, section_prefix
 from semaudit.errors import ConfigError, SemauditError, UsageError
-from semaudit.rules import ENV_PREFIX, Rule, get_rule, list_rules
+from semaudit.gate.rules import ENV_PREFIX, Rule, get_rule, list_rules
 
 __all__ = [
     "Threshold",

@@ -1,8 +1,8 @@
 """Gate rules: the registry every consumer reads (gate, CLI flags, docs table).
 
 A rule is one statistic with a direction: ``max`` rules fail when the value is above their
-limit, ``min`` rules when it is below. Its levels live in :mod:`semaudit.thresholds`; how its
-value is read from an audit, in :mod:`semaudit.measures`.
+limit, ``min`` rules when it is below. Its levels live in :mod:`semaudit.gate.thresholds`; how its
+value is read from an audit, in :mod:`semaudit.gate.measures`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 from semaudit.errors import ConfigError
 
 if TYPE_CHECKING:
-    from semaudit.thresholds import Threshold
+    from semaudit.gate.thresholds import Threshold
 
 __all__ = [
     "ENV_PREFIX",

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from semaudit.errors import AuditError
-from semaudit.store import atomic_write_bytes, read_json, write_json
+from semaudit.store.io import atomic_write_bytes, read_json, write_json
 
 INDEX_COLUMNS = ["path", "label", "size", "mtime", "hash", "shard", "row"]
 _ROW_COLUMNS = ["path", "label", "size", "mtime", "hash", "row", "reason"]

@@ -13,7 +13,7 @@ import numpy as np
 from scipy import stats
 
 from semaudit.errors import UsageError
-from semaudit.numeric import finite
+from semaudit.values import finite
 
 __all__ = [
     "balanced_weights",

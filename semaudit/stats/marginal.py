@@ -21,7 +21,7 @@ import numpy as np
 from scipy import optimize
 
 from semaudit.errors import UsageError
-from semaudit.scale import class_scale, l2_normalize
+from semaudit.stats.scale import class_scale, l2_normalize
 
 __all__ = [
     "SaturationFit",

@@ -8,7 +8,6 @@ recommendations. Pure numpy/scipy/pandas; returns values, writes nothing.
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -16,18 +15,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from semaudit.imbalance import (
+from semaudit.scanner.config import ScanConfig
+from semaudit.stats.imbalance import (
     balanced_weights,
     effective_number,
     imbalance_stats,
     rank_disagreement,
     spearman,
 )
-from semaudit.linear_probe import correlate, linear_probe
-from semaudit.marginal import fit_saturation, marginal_curve, matched_scale
-from semaudit.recommend import recommendations
-from semaudit.scale import class_scale
-from semaudit.settings import ScanConfig
+from semaudit.stats.marginal import fit_saturation, marginal_curve, matched_scale
+from semaudit.stats.pipeline import class_seed
+from semaudit.stats.probe import correlate, linear_probe
+from semaudit.stats.recommend import recommendations
+from semaudit.stats.scale import class_scale
 from semaudit.store import CLASSES_COLUMNS, CURVES_COLUMNS, SCHEMA_VERSION
 
 _PROBE_TARGETS = ("count", "effective_number", "scale", "scale_matched")
@@ -44,13 +44,6 @@ class AnalysisResult:
     matched_m: int | None
     alpha_used: float | None
     timings: dict[str, float]
-
-
-def class_seed(seed: int, name: str) -> int:
-    """A per-class seed that does not depend on which other classes exist (our choice)."""
-    return int(
-        np.random.SeedSequence([seed, zlib.crc32(name.encode("utf-8"))]).generate_state(1)[0]
-    )
 
 
 def choose_matched_m(counts: np.ndarray, config: ScanConfig) -> int | None:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pandas as pd
 
-from semaudit.analysis import class_seed
-from semaudit.linear_probe import ProbeResult, linear_probe
-from semaudit.marginal import fit_saturation, marginal_curve
-from semaudit.scale import _check_inputs
+from semaudit.stats.marginal import fit_saturation, marginal_curve
+from semaudit.stats.probe import ProbeResult, linear_probe
+from semaudit.stats.scale import _check_inputs
+
+
+def class_seed(seed: int, name: str) -> int:
+    """A per-class seed that does not depend on which other classes exist (our choice)."""
+    return int(
+        np.random.SeedSequence([seed, zlib.crc32(name.encode("utf-8"))]).generate_state(1)[0]
+    )
 
 
 def curves(

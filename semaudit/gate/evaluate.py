@@ -5,8 +5,8 @@ dataset, or each class): PASS, WARN, FAIL, or SKIP with a reason. A rule that co
 evaluated is a SKIP that says why, never a silent pass.
 
 The parts live in their own modules and are re-exported here: the rule registry
-(:mod:`semaudit.rules`), thresholds (:mod:`semaudit.thresholds`), per-rule measurements
-(:mod:`semaudit.measures`) and the JSON / JUnit serialisers (:mod:`semaudit.gate_output`).
+(:mod:`semaudit.gate.rules`), thresholds (:mod:`semaudit.gate.thresholds`), per-rule measurements
+(:mod:`semaudit.gate.measures`) and the JSON / JUnit serialisers (:mod:`semaudit.gate.output`).
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from semaudit.compare import ensure_comparable
-from semaudit.gate_output import CHECK_SCHEMA_VERSION, result_to_dict, to_json, to_junit
-from semaudit.measures import MEASURES as _MEASURES
-from semaudit.measures import Measure as _Measure
-from semaudit.measures import finite as _finite
-from semaudit.measures import format_number
-from semaudit.rules import Rule, get_rule, list_rules, rules_markdown
-from semaudit.thresholds import Threshold, Thresholds, parse_thresholds, resolve_thresholds
+from semaudit.gate.measures import MEASURES as _MEASURES
+from semaudit.gate.measures import Measure as _Measure
+from semaudit.gate.measures import finite as _finite
+from semaudit.gate.measures import format_number
+from semaudit.gate.output import CHECK_SCHEMA_VERSION, result_to_dict, to_json, to_junit
+from semaudit.gate.rules import Rule, get_rule, list_rules, rules_markdown
+from semaudit.gate.thresholds import Threshold, Thresholds, parse_thresholds, resolve_thresholds
 
 if TYPE_CHECKING:
     from semaudit.store import Audit

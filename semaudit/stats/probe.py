@@ -24,8 +24,8 @@ import numpy as np
 from scipy import optimize, stats
 
 from semaudit.errors import UsageError
-from semaudit.numeric import finite
-from semaudit.scale import l2_normalize
+from semaudit.stats.scale import l2_normalize
+from semaudit.values import finite
 
 __all__ = ["ProbeResult", "correlate", "linear_probe", "stratified_folds"]
 

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from semaudit import __version__
-from semaudit.analysis import AnalysisResult, analyse
 from semaudit.backbones import backbone_key, resolve_backbone
 from semaudit.data import (
     ImageItem,
@@ -31,9 +30,8 @@ from semaudit.data import (
     read_manifest,
 )
 from semaudit.errors import UsageError
-from semaudit.lock import AuditLock
-from semaudit.settings import ScanConfig
-from semaudit.shards import ShardStore, iter_class_features
+from semaudit.scanner.analysis import AnalysisResult, analyse
+from semaudit.scanner.config import ScanConfig
 from semaudit.store import (
     CLASSES_COLUMNS,
     CURVES_COLUMNS,
@@ -44,6 +42,8 @@ from semaudit.store import (
     write_csv,
     write_json,
 )
+from semaudit.store.lock import AuditLock
+from semaudit.store.shards import ShardStore, iter_class_features
 
 Event = Callable[[str, Any], None]
 
@@ -181,7 +181,7 @@ def _embed_pending(
     emit: Event,
 ) -> tuple[str, int]:
     from semaudit.backbones import load_backbone
-    from semaudit.embed import embed_items, resolve_device
+    from semaudit.scanner.embed import embed_items, resolve_device
 
     device = resolve_device(config.device)
     emit("stage", f"loading {spec.id} on {device}")

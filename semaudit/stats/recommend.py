@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from semaudit.errors import UsageError
-from semaudit.numeric import finite
+from semaudit.values import finite
 
 __all__ = ["recommendations"]
 

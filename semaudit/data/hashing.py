@@ -1,0 +1,34 @@
+"""Content hashes of image files: the identity under which embeddings are cached."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+
+from semaudit.data.discover import ImageItem
+
+_HASH_CHUNK = 1 << 20
+
+
+def file_hash(path: Path) -> str:
+    """BLAKE2b-128 of the file's bytes, hex."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def hash_items(items: Iterable[ImageItem], workers: int = 4) -> list[str | None]:
+    """Content hashes in item order; ``None`` for a file that vanished or cannot be read."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(item: ImageItem) -> str | None:
+        try:
+            return file_hash(item.abspath)
+        except OSError:
+            return None
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(one, items))

@@ -1,0 +1,43 @@
+"""The CI gate: registered rules, their thresholds, evaluation and JSON / JUnit output."""
+
+from semaudit.gate.evaluate import (
+    CHECK_SCHEMA_VERSION,
+    GateResult,
+    Outcome,
+    Rule,
+    Threshold,
+    Thresholds,
+    evaluate,
+    format_number,
+    get_rule,
+    list_rules,
+    parse_thresholds,
+    resolve_thresholds,
+    result_to_dict,
+    rules_markdown,
+    suggest_config,
+    suggest_thresholds,
+    to_json,
+    to_junit,
+)
+
+__all__ = [
+    "CHECK_SCHEMA_VERSION",
+    "GateResult",
+    "Outcome",
+    "Rule",
+    "Threshold",
+    "Thresholds",
+    "evaluate",
+    "format_number",
+    "get_rule",
+    "list_rules",
+    "parse_thresholds",
+    "resolve_thresholds",
+    "result_to_dict",
+    "rules_markdown",
+    "suggest_config",
+    "suggest_thresholds",
+    "to_json",
+    "to_junit",
+]

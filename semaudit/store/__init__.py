@@ -1,0 +1,36 @@
+"""The audit directory: atomic I/O, its schema, the loaded ``Audit``, embedding shards, the lock.
+
+Sub-modules: ``io`` (atomic writes, JSON/CSV), ``schema`` (names and shapes), ``audit``
+(``Audit``, ``load_audit``), ``shards`` (embedding shards and the index), ``lock`` (one writer).
+"""
+
+from semaudit.store.audit import Audit, load_audit
+from semaudit.store.io import (
+    atomic_write_bytes,
+    read_json,
+    remove_file,
+    remove_stale_temps,
+    write_csv,
+    write_json,
+)
+from semaudit.store.schema import (
+    CLASSES_COLUMNS,
+    CURVES_COLUMNS,
+    SCHEMA_VERSION,
+    SKIPPED_COLUMNS,
+)
+
+__all__ = [
+    "CLASSES_COLUMNS",
+    "CURVES_COLUMNS",
+    "SCHEMA_VERSION",
+    "SKIPPED_COLUMNS",
+    "Audit",
+    "atomic_write_bytes",
+    "load_audit",
+    "read_json",
+    "remove_file",
+    "remove_stale_temps",
+    "write_csv",
+    "write_json",
+]

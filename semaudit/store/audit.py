@@ -1,0 +1,90 @@
+"""The audit directory as one value: ``load_audit`` reads and validates it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from semaudit.errors import AuditError
+from semaudit.store.io import read_json
+from semaudit.store.schema import (
+    _REQUIRED,
+    _SCHEMA,
+    CLASSES_COLUMNS,
+    CURVES_COLUMNS,
+    SCHEMA_VERSION,
+    SKIPPED_COLUMNS,
+    _check_shape,
+    _read_csv,
+)
+
+
+@dataclass(frozen=True)
+class Audit:
+    """A loaded audit directory."""
+
+    path: Path
+    meta: dict[str, Any]
+    summary: dict[str, Any]
+    classes: pd.DataFrame
+    curves: pd.DataFrame
+    skipped: pd.DataFrame
+    weights: dict[str, Any]
+
+    @property
+    def comparability_key(self) -> dict[str, Any]:
+        """What two audits must share for their scales to be comparable."""
+        backbone = self.meta.get("backbone", {})
+        settings = self.meta.get("settings", {})
+        return {
+            "backbone": backbone.get("id"),
+            "weights_digest": backbone.get("weights_digest"),
+            "preprocessing": backbone.get("preprocessing"),
+            "alpha_used": settings.get("alpha_used"),
+            "normalize": settings.get("normalize"),
+        }
+
+
+def load_audit(path: str | os.PathLike[str]) -> Audit:
+    """Read and validate an audit directory; raise ``AuditError`` naming what is wrong."""
+    root = Path(path)
+    if not root.is_dir():
+        raise AuditError(
+            f"no audit directory at {root}; create one with `semaudit scan DATA --out {root}`."
+        )
+    for name in _REQUIRED:
+        if not (root / name).is_file():
+            raise AuditError(f"{root / name} is missing; rerun `semaudit scan` into {root}.")
+    meta = read_json(root / "audit.json")
+    summary = read_json(root / "summary.json")
+    for name, doc in (("audit.json", meta), ("summary.json", summary)):
+        if not isinstance(doc, dict):
+            raise AuditError(f"{root / name} must hold a JSON object; rerun `semaudit scan`.")
+        version = doc.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise AuditError(
+                f"{root / name} has schema_version {version!r}; this semaudit reads "
+                f"{SCHEMA_VERSION}. Rescan with this version."
+            )
+    weights_path = root / "weights.json"
+    weights = read_json(weights_path) if weights_path.exists() else {}
+    for name, doc in (("audit.json", meta), ("summary.json", summary), ("weights.json", weights)):
+        found = _check_shape(doc, _SCHEMA[name], "")
+        if found:
+            field, expected = found.split(": ", 1)
+            raise AuditError(
+                f"{root / name}: {field or 'the file'} must be {expected}; rerun `semaudit scan`."
+            )
+    return Audit(
+        path=root,
+        meta=meta,
+        summary=summary,
+        classes=_read_csv(root / "classes.csv", CLASSES_COLUMNS, required=True, unique=True),
+        curves=_read_csv(root / "curves.csv", CURVES_COLUMNS, required=False),
+        skipped=_read_csv(root / "skipped.csv", SKIPPED_COLUMNS, required=False),
+        weights=weights,
+    )
