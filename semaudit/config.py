@@ -1,6 +1,7 @@
-"""Configuration files and environment variables, shared by every command (stdlib only).
+"""Configuration: one resolver for every command's settings dataclass (stdlib only).
 
-Where settings come from, highest precedence first (DESIGN §6):
+Where settings come from, highest precedence first (DESIGN §6), as :func:`resolve_config`
+applies them to a frozen dataclass of defaults (``ScanConfig``, ``TrainConfig``, …):
 
 1. command-line flags (the CLI applies them last);
 2. environment variables ``SEMAUDIT_<SECTION>_<KEY>`` (:func:`env_overrides`);
@@ -15,14 +16,18 @@ In ``semaudit.toml`` the whole file is the semaudit table (``[check]``, ``[scan]
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import functools
 import os
 import tomllib
+import types
+import typing
 from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from semaudit.errors import ConfigError
+from semaudit.errors import ConfigError, UsageError
 
 __all__ = [
     "CONFIG_NAMES",
@@ -31,9 +36,15 @@ __all__ = [
     "find_project_config",
     "load_config_file",
     "load_section",
+    "overlay",
     "parse_value",
+    "resolve_config",
     "section_prefix",
 ]
+
+T = TypeVar("T")
+FLAGS = "command-line options"
+"""The ``where`` of values given on the command line (or as arguments of a library call)."""
 
 CONFIG_NAMES = ("semaudit.toml", "pyproject.toml")
 WILDCARD = "*"
@@ -204,3 +215,91 @@ def _join(where: str, key: str) -> str:
     bare = key and all((c.isascii() and c.isalnum()) or c in "-_" for c in key)
     quoted = key if bare else '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return f"{where}.{quoted}" if where else quoted
+
+
+@functools.cache
+def _field_types(cls: type) -> dict[str, tuple[type, bool]]:
+    """Each field's type and whether it is optional (``int | None`` gives ``(int, True)``)."""
+    hints = typing.get_type_hints(cls)
+    found: dict[str, tuple[type, bool]] = {}
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        args = typing.get_args(hint) if isinstance(hint, types.UnionType) else ()
+        inner = [a for a in args if a is not type(None)]
+        found[f.name] = (inner[0], True) if args and len(inner) == 1 else (hint, False)
+    return found
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _coerce(key: str, value: Any, target: type, optional: bool, where: str) -> Any:
+    """Env vars arrive as strings; TOML brings typed values. Both are checked against the field."""
+    if value is None:
+        return None
+    if isinstance(value, str) and target is not str:
+        text = value.strip().lower()
+        if optional and text in ("", "none", "auto"):
+            return None
+        try:
+            if target is bool:
+                if text not in _TRUE + _FALSE:
+                    raise ValueError(text)
+                return text in _TRUE
+            return target(text)
+        except ValueError:
+            raise ConfigError(
+                f"{key} in {where} must be a {target.__name__}; received {value!r}."
+            ) from None
+    if target is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, target) or (target is int and isinstance(value, bool)):
+        raise ConfigError(f"{key} in {where} must be a {target.__name__}; received {value!r}.")
+    return value
+
+
+def overlay(config: T, values: Mapping[str, Any], where: str) -> T:
+    """A copy of the dataclass ``config`` with ``values`` applied, typed and validated.
+
+    Unknown keys and wrong types are ``ConfigError`` naming ``where``; a value the dataclass's
+    own validation refuses is a ``UsageError`` from flags or arguments, a ``ConfigError`` (naming
+    ``where``) from a file or the environment.
+    """
+    types_ = _field_types(type(config))  # type: ignore[arg-type]
+    for key in values:
+        if key not in types_:
+            raise ConfigError(_unknown(f"key {key!r} in {where}", sorted(types_), key))
+    coerced = {k: _coerce(k, v, *types_[k], where) for k, v in values.items()}
+    try:
+        return dataclasses.replace(config, **coerced)  # type: ignore[type-var]
+    except UsageError as exc:
+        if where == FLAGS or where.endswith("arguments"):
+            raise
+        raise ConfigError(f"{exc} (from {where})") from None
+
+
+def resolve_config(
+    cls: type[T],
+    section: str,
+    flags: Mapping[str, Any] | None = None,
+    config_file: Path | None = None,
+    *,
+    start: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> T:
+    """Defaults of ``cls`` < ``[section]`` of the config file < ``SEMAUDIT_<SECTION>_*`` < flags.
+
+    ``flags`` holding ``None`` are not given. Every source is checked for unknown keys.
+    """
+    config = cls()
+    known = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    table, source = load_section(section, config_file, start=start)
+    if table:
+        check_keys(table, known, section_prefix(section, source), source=source)
+        config = overlay(config, table, str(source))
+    prefix = f"SEMAUDIT_{section.upper()}_"
+    env = env_overrides(prefix, known, environ=environ, strict=True)
+    if env:
+        config = overlay(config, env, f"{prefix}* environment variables")
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    return overlay(config, given, FLAGS)

