@@ -186,7 +186,7 @@ def compare_audits(old: Audit, new: Audit) -> CompareResult:
         for name, path in _DATASET_METRICS.items()
     }
     notes = []
-    old_m, new_m = old.summary.get("matched_m"), new.summary.get("matched_m")
+    old_m, new_m = old.overview.matched_m, new.overview.matched_m
     if old_m != new_m:
         notes.append(
             f"matched scale uses m* = {old_m} images in {old.path} and {new_m} in {new.path}: "

@@ -236,7 +236,7 @@ def test_matched_scale_at_full_size_is_the_class_scale() -> None:
         class_scale(z, alpha=1.0, normalize=False),
         0.0,
     )
-    with pytest.raises(ValueError):
+    with pytest.raises(UsageError, match=r"at least m\* = 41 images; the class has 40"):
         matched_scale(z, 41)
 
 

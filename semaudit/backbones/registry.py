@@ -82,8 +82,8 @@ def resolve_backbone(
     clip = openclip.DEFAULT_CLIP.removeprefix(openclip.PREFIX)
     warning = (
         f"OpenCLIP {clip} weights are not cached and the hub is unreachable; using the bundled "
-        f"{BUNDLED} (ImageNet). For CLIP features, run once online or pass "
-        f"--backbone {openclip.DEFAULT_CLIP} with network access."
+        f"{BUNDLED} (ImageNet). For CLIP features, use the backbone {openclip.DEFAULT_CLIP} "
+        "once with network access (its weights are then cached)."
     )
     return get_backbone(BUNDLED, weights), warning
 

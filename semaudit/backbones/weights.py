@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from semaudit.checksum import file_checksum
 from semaudit.errors import BackboneError
 
 
@@ -19,13 +20,7 @@ def file_digest(path: Path) -> str:
 
 @functools.cache
 def _digest_of(path: str, size: int, mtime_ns: int) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
+    return "sha256:" + file_checksum(path, "sha256")
 
 
 def load_state_dict(path: Path) -> dict[str, Any]:

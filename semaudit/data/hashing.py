@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
+from semaudit.checksum import file_checksum
 from semaudit.data.discover import ImageItem
-
-_HASH_CHUNK = 1 << 20
 
 
 def file_hash(path: Path) -> str:
-    """BLAKE2b-128 of the file's bytes, hex."""
-    digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """BLAKE2b-128 of the file's bytes, hex: the content identity of an image."""
+    return file_checksum(path, "blake2b", digest_size=16)
 
 
 def hash_items(items: Iterable[ImageItem], workers: int = 4) -> list[str | None]:

@@ -64,14 +64,8 @@ def fmt_pct(value: Any) -> str:
     return "–" if number is None else f"{100 * number:.0f}%"
 
 
-def _stat(summary: dict[str, Any], group: str, key: str = "max_min_ratio") -> Any:
-    block = summary.get(group)
-    return block.get(key) if isinstance(block, dict) else None
-
-
 def target_saturation(audit: Audit) -> float:
-    value = finite(audit.meta.get("settings", {}).get("target_saturation"))
-    return 0.9 if value is None else value
+    return audit.settings.target_saturation
 
 
 def below_target(audit: Audit) -> pd.DataFrame:
@@ -90,24 +84,22 @@ def title(audit: Audit) -> str:
 
 def verdict(audit: Audit) -> str:
     """The audit in one sentence: count vs scale imbalance, and who needs more images."""
-    summary = audit.summary
+    summary = audit.overview
     k = len(audit.classes)
-    eligible = summary.get("n_eligible", k)
-    min_images = audit.meta.get("settings", {}).get("min_images", 5)
+    eligible = summary.n_eligible if summary.n_eligible is not None else k
     if k == 0:
         return "This audit has no classes; check the data folder and rescan."
-    if not isinstance(eligible, int) or eligible < 2:
+    if eligible < 2:
         return (
-            f"Only {eligible if isinstance(eligible, int) else 'some'} of {k:,} classes have "
-            f"at least {min_images} images, "
-            "so imbalance statistics are undefined; add images to the small classes."
+            f"Only {eligible} of {k:,} classes have at least {audit.settings.min_images} "
+            "images, so imbalance statistics are undefined; add images to the small classes."
         )
-    matched_m = summary.get("matched_m")
-    matched = _stat(summary, "scale_matched")
-    scale_part = f"semantic scale {fmt_ratio(_stat(summary, 'scale'))}"
-    if finite(matched) is not None and matched_m:
+    matched_m = summary.matched_m
+    matched = summary.ratio("scale_matched")
+    scale_part = f"semantic scale {fmt_ratio(summary.ratio('scale'))}"
+    if matched is not None and matched_m:
         scale_part += f" ({fmt_ratio(matched)} at an equal {matched_m} images)"
-    head = f"Counts vary {fmt_ratio(_stat(summary, 'count'))} across {k:,} classes and {scale_part}"
+    head = f"Counts vary {fmt_ratio(summary.ratio('count'))} across {k:,} classes and {scale_part}"
     below = below_target(audit)
     target = fmt_pct(target_saturation(audit))
     if below.empty:
@@ -122,22 +114,21 @@ def verdict(audit: Audit) -> str:
 
 def key_numbers(audit: Audit) -> list[KeyNumber]:
     """Classes, images, count / scale / matched-scale ratios and skipped files."""
-    summary = audit.summary
-    matched_m = summary.get("matched_m")
-    skipped = summary.get("n_skipped", len(audit.skipped))
-    fraction = finite(summary.get("skipped_fraction"))
+    summary = audit.overview
+    matched_m = summary.matched_m
+    skipped = summary.n_skipped if summary.n_skipped is not None else len(audit.skipped)
+    fraction = summary.skipped_fraction
+    n_classes = summary.n_classes if summary.n_classes is not None else len(audit.classes)
     return [
         KeyNumber(
-            "classes",
-            fmt_num(summary.get("n_classes", len(audit.classes))),
-            f"{fmt_num(summary.get('n_eligible'))} with enough images",
+            "classes", fmt_num(n_classes), f"{fmt_num(summary.n_eligible)} with enough images"
         ),
-        KeyNumber("images", fmt_num(summary.get("n_images")), "embedded and used"),
-        KeyNumber("count ratio", fmt_ratio(_stat(summary, "count")), "largest / smallest class"),
-        KeyNumber("scale ratio", fmt_ratio(_stat(summary, "scale")), "widest / narrowest class"),
+        KeyNumber("images", fmt_num(summary.n_images), "embedded and used"),
+        KeyNumber("count ratio", fmt_ratio(summary.ratio("count")), "largest / smallest class"),
+        KeyNumber("scale ratio", fmt_ratio(summary.ratio("scale")), "widest / narrowest class"),
         KeyNumber(
             "matched-scale ratio",
-            fmt_ratio(_stat(summary, "scale_matched")),
+            fmt_ratio(summary.ratio("scale_matched")),
             f"at an equal {matched_m} images per class" if matched_m else "not computed",
         ),
         KeyNumber(

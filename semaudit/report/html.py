@@ -20,7 +20,7 @@ import pandas as pd
 
 from semaudit.report import facts
 from semaudit.report.thumbnails import ThumbnailSet
-from semaudit.store import Audit
+from semaudit.store import Audit, Flag
 
 __all__ = ["FigureBlock", "esc", "render_html"]
 
@@ -87,7 +87,7 @@ def _p(text: str, cls: str = "") -> str:
 
 
 def _recommendations(audit: Audit) -> str:
-    recs = audit.summary.get("recommendations") or []
+    recs = audit.overview.recommendations
     if not recs:
         return _p("The audit makes no recommendations.", "muted")
     items = [f"<li>{esc(r.get('text', ''))}</li>" for r in recs if isinstance(r, dict)]
@@ -102,7 +102,7 @@ def _recommendations(audit: Audit) -> str:
 
 
 def _disagreement(audit: Audit) -> str:
-    rows = audit.summary.get("rank_disagreement") or []
+    rows = audit.overview.rank_disagreement
     if not rows:
         return ""
     body = "".join(
@@ -164,9 +164,7 @@ def _class_row(row: pd.Series, marked: set[str]) -> str:
     matched = facts.fmt_num(row["scale_matched"], 2)
     if facts.finite(row["scale_matched_std"]) is not None:
         matched += f" ± {facts.fmt_num(row['scale_matched_std'], 2)}"
-    flags = "".join(
-        f'<span class="flag">{esc(f)}</span>' for f in str(row["flags"]).split(";") if f
-    )
+    flags = "".join(f'<span class="flag">{esc(f)}</span>' for f in sorted(Flag.parse(row["flags"])))
     cells = [
         f'<td class="name">{esc(name)}</td>',
         _cell(row["n"], facts.fmt_num(row["n"])),
@@ -213,7 +211,7 @@ def _paged_table(tid: str, headers: Iterable[str], rows: list[str], label: str) 
 
 def _classes(audit: Audit) -> str:
     table = facts.class_table(audit)
-    marked = {str(r.get("class")) for r in audit.summary.get("rank_disagreement") or []}
+    marked = {str(r.get("class")) for r in audit.overview.rank_disagreement}
     rows = [_class_row(row, marked) for _, row in table.iterrows()]
     return _p(
         "One row per class, sorted by images. Click a column to sort; bold rows are rank "

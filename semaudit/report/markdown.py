@@ -34,7 +34,7 @@ def render_markdown(audit: Audit, *, version: str, html_name: str | None = "repo
         "| " + " | ".join(md(k.value) for k in numbers) + " |",
         "",
     ]
-    recs = [r for r in audit.summary.get("recommendations") or [] if isinstance(r, dict)]
+    recs = audit.overview.recommendations
     if recs:
         lines.append("**Recommendations**")
         lines.append("")
@@ -42,19 +42,19 @@ def render_markdown(audit: Audit, *, version: str, html_name: str | None = "repo
         if len(recs) > MAX_ITEMS:
             lines.append(f"\n… and {len(recs) - MAX_ITEMS} more in the full report.")
         lines.append("")
-    ranks = audit.summary.get("rank_disagreement") or []
+    ranks = audit.overview.rank_disagreement
     if ranks:
         shown = ", ".join(
             f"{md(r.get('class'))} (#{r.get('count_rank')} → #{r.get('scale_rank')})"
             for r in ranks[:MAX_ITEMS]
         )
         lines += [f"**Rank disagreements** (rank by images → rank by scale): {shown}", ""]
-    backbone = audit.meta.get("backbone", {}).get("id", "?")
-    settings = audit.meta.get("settings", {})
+    backbone = audit.backbone.id
+    settings = audit.settings
     tail = [
         f"backbone {md(backbone)}",
-        f"alpha {md(facts.fmt_num(settings.get('alpha_used'), 1))}",
-        "normalised" if settings.get("normalize", True) else "raw features",
+        f"alpha {md(facts.fmt_num(settings.alpha_used, 1))}",
+        "normalised" if settings.normalize else "raw features",
         f"semaudit {md(version)}",
         f"audit {md(audit.meta.get('created', '?'))}",
     ]

@@ -118,9 +118,8 @@ def thumbnail_classes(audit: Audit, limit: int = 100) -> tuple[list[str], str | 
     names = audit.classes["class"].astype(str).tolist()
     if len(names) <= limit:
         return sorted(names), None
-    summary = audit.summary
-    priority = [str(r.get("class")) for r in summary.get("recommendations") or []]
-    priority += [str(r.get("class")) for r in summary.get("rank_disagreement") or []]
+    priority = [str(r.get("class")) for r in audit.overview.recommendations]
+    priority += [str(r.get("class")) for r in audit.overview.rank_disagreement]
     by_saturation = audit.classes.sort_values(["saturation", "class"], na_position="last")
     known, chosen = set(names), dict[str, None]()
     for name in [*priority, *by_saturation["class"].astype(str)]:

@@ -23,12 +23,12 @@ from semaudit.stats.imbalance import (
     rank_disagreement,
     spearman,
 )
-from semaudit.stats.marginal import fit_saturation, marginal_curve, matched_scale
-from semaudit.stats.pipeline import class_seed
+from semaudit.stats.marginal import matched_scale
+from semaudit.stats.pipeline import class_curve, class_seed
 from semaudit.stats.probe import correlate, linear_probe
 from semaudit.stats.recommend import recommendations
 from semaudit.stats.scale import class_scale
-from semaudit.store import CLASSES_COLUMNS, CURVES_COLUMNS, SCHEMA_VERSION
+from semaudit.store import CLASSES_COLUMNS, CURVES_COLUMNS, SCHEMA_VERSION, Flag
 
 _PROBE_TARGETS = ("count", "effective_number", "scale", "scale_matched")
 
@@ -84,29 +84,21 @@ def analyse(
         row["scale"] = class_scale(features, alpha=config.alpha, normalize=config.normalize)
         timings["scale_s"] += time.perf_counter() - tick
         tick = time.perf_counter()
-        if n >= 2:
-            m, s_mean, s_std = marginal_curve(
-                features,
-                alpha=config.alpha,
-                normalize=config.normalize,
-                draws=config.draws,
-                seed=seed,
-                points=config.curve_points,
-            )
-            curve_rows += [
-                (name, int(a), float(b), float(s)) for a, b, s in zip(m, s_mean, s_std, strict=True)
-            ]
-            if eligible[c]:
-                fit = fit_saturation(m, s_mean, s_std, n=n, target=config.target_saturation)
-                if fit.capped:
-                    row["flags"].append("need_more_capped")
-                if fit.ok:
-                    row.update(
-                        scale_inf=fit.scale_inf, saturation=fit.saturation, need_more=fit.need_more
-                    )
-                else:
-                    row["flags"].append("no_fit")
-                    row["note"] = f"saturation not fitted: {fit.reason}"
+        curve = class_curve(
+            features, seed=seed, fit=bool(eligible[c]), alpha=config.alpha,
+            normalize=config.normalize, draws=config.draws, points=config.curve_points,
+            target=config.target_saturation,
+        )  # fmt: skip
+        if curve is not None:
+            curve_rows += curve.rows(name)
+        fit = curve.fit if curve is not None else None
+        if fit is not None and fit.capped:
+            row["flags"].append(Flag.NEED_MORE_CAPPED)
+        if fit is not None and fit.ok:
+            row.update(scale_inf=fit.scale_inf, saturation=fit.saturation, need_more=fit.need_more)
+        elif fit is not None:
+            row["flags"].append(Flag.NO_FIT)
+            row["note"] = f"saturation not fitted: {fit.reason}"
         timings["curves_s"] += time.perf_counter() - tick
         tick = time.perf_counter()
         if m_star is not None and n >= m_star and eligible[c]:
@@ -169,16 +161,16 @@ def analyse(
 
 
 def _flags(row: dict[str, Any], n: int, min_images: int, m_star: int | None) -> str:
-    flags = list(row["flags"])
+    flags: list[Flag] = list(row["flags"])
     if n == 0:
-        flags.append("empty")
+        flags.append(Flag.EMPTY)
     elif n < min_images:
-        flags.append("few_images")
+        flags.append(Flag.FEW_IMAGES)
     if n >= 2 and row["scale"] <= 0:
-        flags.append("zero_scale")
+        flags.append(Flag.ZERO_SCALE)
     if n and m_star is not None and n < m_star:
-        flags.append("below_matched_m")
-    return ";".join(flags)
+        flags.append(Flag.BELOW_MATCHED_M)
+    return Flag.to_cell(flags)
 
 
 def _summary(

@@ -7,6 +7,7 @@ from typing import Any
 
 from semaudit.config import overlay
 from semaudit.errors import UsageError
+from semaudit.stats.defaults import METHOD
 
 
 @dataclass(frozen=True)
@@ -22,15 +23,15 @@ class ScanConfig:
     dtype: str = "float16"
     alpha: float | None = None  # None: d, the MCR² coding rate
     normalize: bool = True
-    min_images: int = 5
+    min_images: int = METHOD.min_images
     seed: int = 0
-    draws: int = 10
-    curve_points: int = 12
-    target_saturation: float = 0.9
+    draws: int = METHOD.draws
+    curve_points: int = METHOD.curve_points
+    target_saturation: float = METHOD.target_saturation
     matched_m: int | None = None  # None: the smallest eligible class
-    gamma: float = 1.0
+    gamma: float = METHOD.gamma
     probe: bool = True
-    probe_folds: int = 5
+    probe_folds: int = METHOD.probe_folds
     probe_max_per_class: int = 1000
 
     def __post_init__(self) -> None:

@@ -1,9 +1,5 @@
 """The maths, on arrays: semantic scale, marginal-effect curves, imbalance, the linear probe.
 
-numpy and scipy only; nothing here reads files or imports torch.
+numpy and scipy only; nothing here reads files or imports torch. Import the sub-modules
+(``semaudit.stats.scale``, …); this package imports nothing, so ``stats.defaults`` stays free.
 """
-
-from semaudit.stats.pipeline import class_seed, curves, probe
-from semaudit.stats.scale import ClassMoments, class_scale, semantic_scale
-
-__all__ = ["ClassMoments", "class_scale", "class_seed", "curves", "probe", "semantic_scale"]

@@ -21,7 +21,8 @@ import numpy as np
 from scipy import optimize
 
 from semaudit.errors import UsageError
-from semaudit.stats.scale import class_scale, l2_normalize
+from semaudit.stats.defaults import METHOD
+from semaudit.stats.scale import check_features, class_scale, l2_normalize
 
 __all__ = [
     "SaturationFit",
@@ -40,7 +41,7 @@ _K_RANGE = (0.2, 4.0)  # bounds of the shape exponent k
 _CHUNK_ENTRIES = 1 << 22  # float64 entries per batch of subset Grams (32 MiB)
 
 
-def size_grid(n: int, points: int = 12) -> np.ndarray:
+def size_grid(n: int, points: int = METHOD.curve_points) -> np.ndarray:
     """Unique subset sizes, geometric from 2 to n inclusive (always ending at n); empty if n < 2.
 
     >>> size_grid(10, points=4)
@@ -58,11 +59,7 @@ def size_grid(n: int, points: int = 12) -> np.ndarray:
 def _prepare(
     features: np.ndarray, alpha: float | None, normalize: bool
 ) -> tuple[np.ndarray, float]:
-    z = np.asarray(features)
-    if z.ndim != 2:
-        raise UsageError(f"features must be a 2-D (n, d) array; received shape {z.shape}.")
-    if not np.all(np.isfinite(z)):
-        raise UsageError("features contain NaN or inf; check the backbone output.")
+    z = check_features(features)
     if alpha is not None and not (math.isfinite(alpha) and alpha > 0):
         raise UsageError(f"alpha must be a positive number; received {alpha!r}.")
     z = l2_normalize(z) if normalize else z.astype(np.float64)
@@ -141,9 +138,9 @@ def marginal_curve(
     *,
     alpha: float | None = None,
     normalize: bool = True,
-    draws: int = 10,
+    draws: int = METHOD.draws,
     seed: int = 0,
-    points: int = 12,
+    points: int = METHOD.curve_points,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Marginal-effect curve of one class: ``(m, S_mean, S_std)`` over :func:`size_grid`.
 
@@ -176,12 +173,12 @@ def matched_scale(
     *,
     alpha: float | None = None,
     normalize: bool = True,
-    draws: int = 10,
+    draws: int = METHOD.draws,
     seed: int = 0,
 ) -> tuple[float, float]:
     """Count-matched scale: mean and std of S over ``draws`` random subsets of ``m_star`` images.
 
-    With n == m_star the class scale itself (std 0); n < m_star raises ``ValueError``.
+    With n == m_star the class scale itself (std 0); n < m_star raises ``UsageError``.
     """
     if draws < 1:
         raise UsageError(f"draws must be >= 1; received {draws}.")
@@ -190,7 +187,10 @@ def matched_scale(
     if m_star < 1:
         raise UsageError(f"m_star must be >= 1; received {m_star}.")
     if n < m_star:
-        raise ValueError(f"class has {n} images, fewer than the matched size m* = {m_star}.")
+        raise UsageError(
+            f"matched scale needs at least m* = {m_star} images; the class has {n}. "
+            "Choose a smaller m* or leave the class out."
+        )
     if n == m_star or m_star == 1:
         return class_scale(z[:m_star], alpha=a, normalize=False), 0.0
     rng = np.random.default_rng(seed)
@@ -239,7 +239,7 @@ def fit_saturation(
     s_std: np.ndarray | None = None,
     *,
     n: int,
-    target: float = 0.9,
+    target: float = METHOD.target_saturation,
 ) -> SaturationFit:
     r"""Robust fit of :func:`saturation_model` to a marginal-effect curve.
 

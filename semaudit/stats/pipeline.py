@@ -1,15 +1,24 @@
-"""Array-level entry points: ``semaudit.curves`` and ``semaudit.probe``."""
+"""One class's marginal-effect curve and saturation fit, and the array-level entry points.
+
+``class_curve`` is the per-class step of both ``semaudit.curves`` and the scan's analysis, so
+the two cannot drift: same seed per class, same eligibility (``min_images``) for the fit.
+"""
 
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from semaudit.stats.marginal import fit_saturation, marginal_curve
+from semaudit.stats.defaults import METHOD
+from semaudit.stats.marginal import SaturationFit, fit_saturation, marginal_curve
 from semaudit.stats.probe import ProbeResult, linear_probe
-from semaudit.stats.scale import _check_inputs
+from semaudit.stats.scale import check_labelled
+
+CURVE_COLUMNS = ["class", "m", "S_mean", "S_std"]
+FIT_COLUMNS = ["class", "scale_inf", "saturation", "need_more", "capped", "ok", "reason"]
 
 
 def class_seed(seed: int, name: str) -> int:
@@ -19,6 +28,45 @@ def class_seed(seed: int, name: str) -> int:
     )
 
 
+@dataclass(frozen=True)
+class ClassCurve:
+    """S(m) mean ± std on the size grid, and the saturation fit (``None``: not eligible)."""
+
+    m: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    fit: SaturationFit | None
+
+    def rows(self, name: str) -> list[tuple[str, int, float, float]]:
+        """Rows of curves.csv for this class."""
+        return [
+            (name, int(a), float(b), float(s))
+            for a, b, s in zip(self.m, self.mean, self.std, strict=True)
+        ]
+
+
+def class_curve(
+    features: np.ndarray,
+    *,
+    seed: int,
+    fit: bool,
+    alpha: float | None = None,
+    normalize: bool = True,
+    draws: int = METHOD.draws,
+    points: int = METHOD.curve_points,
+    target: float = METHOD.target_saturation,
+) -> ClassCurve | None:
+    """The curve of one class's (n, d) features (``None`` under 2 images), fitted when ``fit``."""
+    n = features.shape[0]
+    if n < 2:
+        return None
+    m, mean, std = marginal_curve(
+        features, alpha=alpha, normalize=normalize, draws=draws, seed=seed, points=points
+    )
+    fitted = fit_saturation(m, mean, std, n=n, target=target) if fit else None
+    return ClassCurve(m, mean, std, fitted)
+
+
 def curves(
     features: np.ndarray,
     labels: np.ndarray,
@@ -26,59 +74,43 @@ def curves(
     class_names: list[str] | None = None,
     alpha: float | None = None,
     normalize: bool = True,
-    draws: int = 10,
+    draws: int = METHOD.draws,
     seed: int = 0,
-    points: int = 12,
-    target: float = 0.9,
+    points: int = METHOD.curve_points,
+    target: float = METHOD.target_saturation,
+    min_images: int = METHOD.min_images,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Marginal-effect curves and saturation fits of every class.
+    """Marginal-effect curves and saturation fits of every class, as the scan computes them.
 
-    Returns ``(curves, fits)``: ``curves`` has columns class, m, S_mean, S_std (as curves.csv);
-    ``fits`` one row per class with scale_inf, saturation, need_more, ok, reason.
+    Returns ``(curves, fits)``: ``curves`` has the columns of curves.csv (class, m, S_mean,
+    S_std) for every class with 2+ images; ``fits`` one row per class with scale_inf,
+    saturation, need_more, capped, ok, reason. Classes under ``min_images`` get a curve but no
+    fit (``ok`` False, with the reason).
     """
-    features, labels = _check_inputs(features, labels)
+    features, labels = check_labelled(features, labels)
     k = int(labels.max() + 1) if labels.size else 0
     names = class_names or [str(c) for c in range(k)]
     curve_rows: list[tuple[str, int, float, float]] = []
-    fit_rows: list[dict[str, object]] = []
+    fit_rows: list[tuple[object, ...]] = []
     for c, name in enumerate(names):
         z = features[labels == c]
-        if z.shape[0] < 2:
+        curve = class_curve(
+            z, seed=class_seed(seed, name), fit=z.shape[0] >= min_images, alpha=alpha,
+            normalize=normalize, draws=draws, points=points, target=target,
+        )  # fmt: skip
+        if curve is not None:
+            curve_rows += curve.rows(name)
+        fit = curve.fit if curve is not None else None
+        if fit is None:
+            reason = f"fewer than {max(2, min_images)} images (min_images)"
+            fit_rows.append((name, None, None, None, False, False, reason))
+        else:
             fit_rows.append(
-                {
-                    "class": name,
-                    "scale_inf": None,
-                    "saturation": None,
-                    "need_more": None,
-                    "ok": False,
-                    "reason": "fewer than 2 images",
-                }
+                (name, fit.scale_inf, fit.saturation, fit.need_more, fit.capped, fit.ok, fit.reason)
             )
-            continue
-        m, mean, std = marginal_curve(
-            z,
-            alpha=alpha,
-            normalize=normalize,
-            draws=draws,
-            seed=class_seed(seed, name),
-            points=points,
-        )
-        curve_rows += [
-            (name, int(a), float(b), float(s)) for a, b, s in zip(m, mean, std, strict=True)
-        ]
-        fit = fit_saturation(m, mean, std, n=z.shape[0], target=target)
-        fit_rows.append(
-            {
-                "class": name,
-                "scale_inf": fit.scale_inf,
-                "saturation": fit.saturation,
-                "need_more": fit.need_more,
-                "ok": fit.ok,
-                "reason": fit.reason,
-            }
-        )
-    return pd.DataFrame(curve_rows, columns=["class", "m", "S_mean", "S_std"]), pd.DataFrame(
-        fit_rows
+    return (
+        pd.DataFrame(curve_rows, columns=CURVE_COLUMNS),
+        pd.DataFrame(fit_rows, columns=FIT_COLUMNS),
     )
 
 
@@ -86,11 +118,11 @@ def probe(
     features: np.ndarray,
     labels: np.ndarray,
     *,
-    folds: int = 5,
+    folds: int = METHOD.probe_folds,
     seed: int = 0,
     normalize: bool = True,
 ) -> ProbeResult:
     """k-fold cross-validated linear probe → per-class accuracy (label order)."""
-    features, labels = _check_inputs(features, labels)
+    features, labels = check_labelled(features, labels)
     k = int(labels.max() + 1) if labels.size else 0
     return linear_probe(features, labels, k, folds=folds, seed=seed, normalize=normalize)

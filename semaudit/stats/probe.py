@@ -24,7 +24,8 @@ import numpy as np
 from scipy import optimize, stats
 
 from semaudit.errors import UsageError
-from semaudit.stats.scale import l2_normalize
+from semaudit.stats.defaults import METHOD
+from semaudit.stats.scale import check_labelled, l2_normalize
 from semaudit.values import finite
 
 __all__ = ["ProbeResult", "correlate", "linear_probe", "stratified_folds"]
@@ -78,16 +79,7 @@ def _single_threaded_blas() -> contextlib.AbstractContextManager[object]:
 def _check_probe_inputs(
     features: np.ndarray, labels: np.ndarray, n_classes: int, folds: int, l2: float, max_iter: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(features)
-    y = np.asarray(labels)
-    if x.ndim != 2:
-        raise UsageError(f"features must be a 2-D (N, d) array; received shape {x.shape}.")
-    if y.shape != (x.shape[0],):
-        raise UsageError(f"labels must have shape ({x.shape[0]},); received {y.shape}.")
-    if y.size and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= n_classes):
-        raise UsageError(f"labels must be integer class ids in [0, {n_classes}).")
-    if not np.all(np.isfinite(x)):
-        raise UsageError("features contain NaN or inf; check the backbone output.")
+    x, y = check_labelled(features, labels, n_classes)
     if n_classes < 0:
         raise UsageError(f"n_classes must be >= 0; received {n_classes}.")
     if folds < 2:
@@ -200,7 +192,7 @@ def linear_probe(
     labels: np.ndarray,
     n_classes: int,
     *,
-    folds: int = 5,
+    folds: int = METHOD.probe_folds,
     seed: int = 0,
     normalize: bool = True,
     l2: float = 1e-3,

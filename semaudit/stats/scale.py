@@ -22,7 +22,15 @@ import numpy as np
 
 from semaudit.errors import UsageError
 
-__all__ = ["ClassMoments", "class_scale", "l2_normalize", "semantic_scale", "spectrum_scale"]
+__all__ = [
+    "ClassMoments",
+    "check_features",
+    "check_labelled",
+    "class_scale",
+    "l2_normalize",
+    "semantic_scale",
+    "spectrum_scale",
+]
 
 
 def l2_normalize(features: np.ndarray) -> np.ndarray:
@@ -53,11 +61,22 @@ def class_scale(
     return spectrum_scale(np.linalg.eigvalsh(gram), m, float(d if alpha is None else alpha))
 
 
-def _check_inputs(features: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def check_features(features: np.ndarray) -> np.ndarray:
+    """An (N, d) array of finite numbers, or ``UsageError`` saying what was received."""
     features = np.asarray(features)
-    labels = np.asarray(labels)
     if features.ndim != 2:
         raise UsageError(f"features must be a 2-D (N, d) array; received shape {features.shape}.")
+    if not np.all(np.isfinite(features)):
+        raise UsageError("features contain NaN or inf; check the backbone output.")
+    return features
+
+
+def check_labelled(
+    features: np.ndarray, labels: np.ndarray, n_classes: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features (see :func:`check_features`) with one integer class id per row, in [0, K)."""
+    features = check_features(features)
+    labels = np.asarray(labels)
     if labels.shape != (features.shape[0],):
         raise UsageError(
             f"labels must have shape ({features.shape[0]},) to match features; "
@@ -65,8 +84,8 @@ def _check_inputs(features: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray,
         )
     if labels.size and (not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0):
         raise UsageError("labels must be non-negative integer class ids (index into class names).")
-    if not np.all(np.isfinite(features)):
-        raise UsageError("features contain NaN or inf; check the backbone output.")
+    if n_classes is not None and labels.size and labels.max() >= n_classes:
+        raise UsageError(f"labels must be integer class ids in [0, {n_classes}).")
     return features, labels
 
 
@@ -83,7 +102,7 @@ def semantic_scale(
     >>> z = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]); semantic_scale(z, np.array([0, 0, 1]))
     array([0.5, 0. ])
     """
-    features, labels = _check_inputs(features, labels)
+    features, labels = check_labelled(features, labels)
     k = int(n_classes if n_classes is not None else (labels.max() + 1 if labels.size else 0))
     return np.array(
         [class_scale(features[labels == c], alpha=alpha, normalize=normalize) for c in range(k)]
@@ -113,7 +132,7 @@ class ClassMoments:
 
     def update(self, features: np.ndarray, labels: np.ndarray) -> ClassMoments:
         """Add a batch in place (normalising rows first when ``normalize``); returns self."""
-        features, labels = _check_inputs(features, labels)
+        features, labels = check_labelled(features, labels)
         z = l2_normalize(features) if self.normalize else features.astype(np.float64)
         for c in np.unique(labels):
             zc = z[labels == c]

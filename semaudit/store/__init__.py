@@ -18,7 +18,9 @@ from semaudit.store.schema import (
     CURVES_COLUMNS,
     SCHEMA_VERSION,
     SKIPPED_COLUMNS,
+    Flag,
 )
+from semaudit.store.views import AuditSettings, BackboneInfo, Summary
 
 __all__ = [
     "CLASSES_COLUMNS",
@@ -26,6 +28,10 @@ __all__ = [
     "SCHEMA_VERSION",
     "SKIPPED_COLUMNS",
     "Audit",
+    "AuditSettings",
+    "BackboneInfo",
+    "Flag",
+    "Summary",
     "atomic_write_bytes",
     "load_audit",
     "read_json",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from semaudit.store.schema import (
     _check_shape,
     _read_csv,
 )
+from semaudit.store.views import AuditSettings, BackboneInfo, Summary
 
 
 @dataclass(frozen=True)
@@ -35,17 +37,30 @@ class Audit:
     skipped: pd.DataFrame
     weights: dict[str, Any]
 
+    @functools.cached_property
+    def backbone(self) -> BackboneInfo:
+        """The backbone the audit was made with."""
+        return BackboneInfo.from_meta(self.meta)
+
+    @functools.cached_property
+    def settings(self) -> AuditSettings:
+        """The statistics' settings the audit was made with (defaults where absent)."""
+        return AuditSettings.from_meta(self.meta)
+
+    @functools.cached_property
+    def overview(self) -> Summary:
+        """``summary.json`` as a typed value."""
+        return Summary.from_dict(self.summary)
+
     @property
     def comparability_key(self) -> dict[str, Any]:
         """What two audits must share for their scales to be comparable."""
-        backbone = self.meta.get("backbone", {})
-        settings = self.meta.get("settings", {})
         return {
-            "backbone": backbone.get("id"),
-            "weights_digest": backbone.get("weights_digest"),
-            "preprocessing": backbone.get("preprocessing"),
-            "alpha_used": settings.get("alpha_used"),
-            "normalize": settings.get("normalize"),
+            "backbone": self.backbone.id if self.meta.get("backbone") else None,
+            "weights_digest": self.backbone.weights_digest,
+            "preprocessing": self.backbone.preprocessing,
+            "alpha_used": self.settings.raw.get("alpha_used"),
+            "normalize": self.settings.raw.get("normalize"),
         }
 
 
@@ -55,6 +70,11 @@ def load_audit(path: str | os.PathLike[str]) -> Audit:
     if not root.is_dir():
         raise AuditError(
             f"no audit directory at {root}; create one with `semaudit scan DATA --out {root}`."
+        )
+    if not (root / "audit.json").is_file() and (root / "embeddings").is_dir():
+        raise AuditError(
+            f"{root} holds a scan that did not finish (no audit.json); rerun the same "
+            f"`semaudit scan … --out {root}` to finish it (stored embeddings are reused)."
         )
     for name in _REQUIRED:
         if not (root / name).is_file():

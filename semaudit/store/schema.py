@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import enum
 import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,32 @@ CLASSES_COLUMNS = [
     "class", "n", "scale", "scale_matched", "scale_matched_std", "scale_inf", "saturation",
     "need_more", "effective_number", "weight", "probe_accuracy", "flags", "note",
 ]  # fmt: skip
+FLAG_SEPARATOR = ";"
+
+
+class Flag(enum.StrEnum):
+    """Why a class's numbers need care: the values of the ``flags`` column of classes.csv."""
+
+    EMPTY = "empty"  # no image
+    FEW_IMAGES = "few_images"  # fewer than min_images: reported, not fitted or probed
+    ZERO_SCALE = "zero_scale"  # 2+ images but S = 0 (identical features)
+    BELOW_MATCHED_M = "below_matched_m"  # fewer images than m*: no matched scale
+    NO_FIT = "no_fit"  # the saturation curve could not be fitted
+    NEED_MORE_CAPPED = "need_more_capped"  # need_more hit its cap of 100·n
+
+    @classmethod
+    def parse(cls, value: object) -> set[Flag]:
+        """The flags of a ``flags`` cell (``"few_images;no_fit"``); unknown names are dropped."""
+        known = {f.value: f for f in cls}
+        text = "" if value is None or value != value else str(value)  # NaN-safe
+        return {known[p.strip()] for p in text.split(FLAG_SEPARATOR) if p.strip() in known}
+
+    @staticmethod
+    def to_cell(flags: Iterable[Flag]) -> str:
+        """A ``flags`` cell, in the order given."""
+        return FLAG_SEPARATOR.join(f.value for f in flags)
+
+
 CURVES_COLUMNS = ["class", "m", "S_mean", "S_std"]
 SKIPPED_COLUMNS = ["path", "reason"]
 _TEXT_COLUMNS = {"class": str, "flags": str, "note": str, "path": str, "reason": str}
