@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "scanner": _LEAVES | {"stats", "data", "store", "backbones", "distributed"},
     "compare": {"errors", "values", "store"},
     "gate": _LEAVES | {"stats", "store", "compare"},
-    "report": {"errors", "values", "stats", "store", "gate", "compare"},
+    "report": {"errors", "values", "stats", "data", "store", "gate", "compare"},
     "train": _LEAVES | {"stats", "data", "store", "backbones", "distributed", "scanner"},
     "cli": set(),  # the entry point may import anything (checked below: nothing imports it)
     "__main__": {"cli"},

@@ -20,6 +20,10 @@ def _imported_after(statement: str) -> set[str]:
     "module",
     [
         "semaudit",
+        "semaudit.stats.defaults",
+        "semaudit.store.views",
+        "semaudit.backbones",
+        "semaudit.checksum",
         "semaudit.stats.scale",
         "semaudit.stats.imbalance",
         "semaudit.stats.marginal",

@@ -91,6 +91,26 @@ def test_encode_handles_odd_images(tmp_path: Path) -> None:
                 assert high - low > 200  # stretched, not clipped to white
 
 
+def test_thumbnails_decode_as_the_scan_does(tmp_path: Path) -> None:
+    """One decoder: a dim 16-bit image is not stretched, a 1×400 strip is refused like a bomb."""
+    from semaudit.data import load_image
+
+    dim = np.full((64, 64), 4000, dtype=np.uint16)
+    dim[:32] = 8000
+    path = _save(Image.fromarray(dim), tmp_path / "dim16.png")
+    jpeg = encode_thumbnail(path, size=64)
+    assert jpeg is not None
+    scanned, _ = load_image(path)
+    assert scanned is not None
+    with Image.open(io.BytesIO(jpeg)) as thumb:
+        low, high = thumb.convert("L").getextrema()
+    expected_low, expected_high = scanned.convert("L").getextrema()
+    assert abs(low - expected_low) <= 3 and abs(high - expected_high) <= 3
+    assert high < 60  # 8000 / 65535 of white, as the scan sees it
+    strip = _save(Image.new("L", (1, 400), 128), tmp_path / "strip.png")
+    assert load_image(strip)[0] is None and encode_thumbnail(strip) is None
+
+
 def test_encode_returns_none_for_unreadable_files(tmp_path: Path) -> None:
     (tmp_path / "text.jpg").write_text("not an image")
     good = _save(Image.new("RGB", (200, 200), "red"), tmp_path / "good.jpg")

@@ -52,12 +52,15 @@ def is_transient(reason: str) -> bool:
     return reason.startswith(TRANSIENT_REASONS)
 
 
-def load_image(path: str | os.PathLike[str]) -> tuple[PILImage | None, str]:
+def load_image(
+    path: str | os.PathLike[str], *, draft: tuple[int, int] | None = None
+) -> tuple[PILImage | None, str]:
     """Decode one file to an RGB ``PIL.Image``; return ``(image, "")`` or ``(None, reason)``.
 
     EXIF orientation is applied; animated images give their first frame; images over
     ``MAX_IMAGE_PIXELS`` or ``MAX_ASPECT_RATIO`` are refused from their header, before
-    decoding. Never raises: a decoder bug on a hostile file is one skipped image, not a dead scan.
+    decoding. ``draft`` lets a JPEG decode at a reduced size no smaller than it (thumbnails).
+    Never raises: a decoder bug on a hostile file is one skipped image, not a dead scan.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -76,6 +79,8 @@ def load_image(path: str | os.PathLike[str]) -> tuple[PILImage | None, str]:
                         "resizing it would need gigabytes; crop it"
                     )
                 image.seek(0)
+                if draft is not None:
+                    image.draft("RGB", draft)
                 image.load()
                 upright = ImageOps.exif_transpose(image) or image
                 return to_rgb(upright), ""

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from semaudit.data.decode import load_image
 from semaudit.errors import AuditError
 from semaudit.stats.scale import l2_normalize
 from semaudit.store import Audit
@@ -135,39 +136,28 @@ def thumbnail_classes(audit: Audit, limit: int = 100) -> tuple[list[str], str | 
 def encode_thumbnail(
     path: Path, size: int = THUMB_SIZE, quality: int = JPEG_QUALITY
 ) -> bytes | None:
-    """A JPEG no larger than ``size`` px (tiny images enlarged crisply); None if unreadable."""
-    from PIL import Image, ImageOps
+    """A JPEG no larger than ``size`` px (tiny images enlarged crisply); None if unreadable.
 
-    try:
-        with Image.open(path) as source:
-            source.draft("RGB", (size * 2, size * 2))
-            image = _to_rgb(ImageOps.exif_transpose(source))
-            image.thumbnail((size, size), Image.Resampling.LANCZOS)
-            factor = size // max(image.size)
-            if factor >= 2:
-                image = image.resize(
-                    (image.width * factor, image.height * factor), Image.Resampling.NEAREST
-                )
-            buffer = io.BytesIO()
-            image.save(buffer, format="JPEG", quality=quality, optimize=True)
-            return buffer.getvalue()
-    except Exception:  # any unreadable image (Pillow raises many types): no thumbnail
-        return None
-
-
-def _to_rgb(image: Any) -> Any:
+    Decoded by the scan's own decoder (``semaudit.data.load_image``): the same guards against
+    bombs and extreme aspect ratios, the same handling of 16-bit, alpha and EXIF rotation.
+    """
     from PIL import Image
 
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit / float: stretch to 8 bit
-        values = np.asarray(image, dtype=np.float64)
-        low, high = float(values.min()), float(values.max())
-        scaled = (values - low) / (high - low or 1.0) * 255.0
-        return Image.fromarray(scaled.astype(np.uint8)).convert("RGB")
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")
+    image, _ = load_image(path, draft=(size * 2, size * 2))
+    if image is None:
+        return None
+    try:
+        image.thumbnail((size, size), Image.Resampling.LANCZOS)
+        factor = size // max(image.size)
+        if factor >= 2:
+            image = image.resize(
+                (image.width * factor, image.height * factor), Image.Resampling.NEAREST
+            )
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=quality, optimize=True)
+        return buffer.getvalue()
+    except Exception:  # an encoder failure on an odd image: no thumbnail, never a dead report
+        return None
 
 
 def _class_similarity(audit: Audit, wanted: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
