@@ -1,6 +1,12 @@
 """Semantic-scale statistics vs the first author's per-class ``det`` code, side by side.
 
     python benchmarks/bench_scale.py [--classes 100 --per-class 200 --dim 512]
+    python benchmarks/bench_scale.py --memory [--per-class 200 --dim 512]
+
+``--memory``: the whole statistics stage of a scan (``semaudit.scanner.analysis.analyse``:
+scale, curves, matched scale, probe) at 100 and 1,000 classes × ``--per-class`` images,
+each in a fresh process, features streamed one class at a time as the scan streams them from
+its memory-mapped shards: time and peak RSS, with and without the probe.
 
 Prints the time of each, the speed-up, the largest difference where both are finite, and
 how often the ``det`` form overflows to inf at the default alpha = d (and at m = 1300,
@@ -38,13 +44,55 @@ def best_of(repeats: int, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
     return min(times), result
 
 
+MEMORY_CHILD = """
+import resource, sys, time
+import numpy as np
+from semaudit.scanner.analysis import analyse
+from semaudit.scanner.config import ScanConfig
+k, m, d, probe = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
+def classes():
+    for c in range(k):
+        rng = np.random.default_rng(c)
+        yield c, (rng.normal(size=(m, d)) * rng.uniform(0.02, 0.1)).astype(np.float32)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+tick = time.perf_counter()
+analyse(classes(), [f"c{c}" for c in range(k)], np.full(k, m), ScanConfig(probe=probe))
+took = time.perf_counter() - tick
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(took, base / 1024, peak / 1024)
+"""
+
+
+def memory(per_class: int, dim: int) -> None:
+    import subprocess
+    import sys
+
+    one_class = per_class * dim * 4 / 2**20
+    print(f"statistics stage, {per_class} images per class × {dim}-d float32 "
+          f"(one class = {one_class:.2f} MiB), fresh process each")  # fmt: skip
+    print("  classes  embeddings  probe   time      peak RSS  (after imports)")
+    for probe, k in ((False, 100), (False, 1000), (True, 100), (True, 1000)):
+        out = subprocess.run(
+            [sys.executable, "-c", MEMORY_CHILD, str(k), str(per_class), str(dim),
+             "1" if probe else "0"],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+        took, base, peak = map(float, out)
+        print(f"  {k:7d}  {k * per_class:10,d}  {'on ' if probe else 'off'}  {took:7.1f} s "
+              f"{peak:8.0f} MiB  ({base:.0f} MiB)", flush=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--memory", action="store_true", help="time and peak memory at scale")
     parser.add_argument("--classes", type=int, default=100)
     parser.add_argument("--per-class", type=int, default=200)
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    if args.memory:
+        memory(args.per_class, args.dim)
+        return
     rng = np.random.default_rng(0)
     k, m, d = args.classes, args.per_class, args.dim
     labels = np.repeat(np.arange(k), m)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 NAIVE = textwrap.dedent(
     """
@@ -96,7 +97,7 @@ def scan_vs_naive(n_images: int, work: Path) -> None:
 def vit_vs_compute_bound(n_images: int, work: Path) -> None:
     import open_clip
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
+    from bench_flops import vit_flops
 
     from semaudit.backbones import Backbone, BackboneSpec
     from semaudit.data import discover_folder
@@ -104,42 +105,54 @@ def vit_vs_compute_bound(n_images: int, work: Path) -> None:
 
     model, _, preprocess = open_clip.create_model_and_transforms("ViT-B-32", pretrained=None)
     model.eval()
-    x = torch.randn(1, 3, 224, 224)
-    with FlopCounterMode(display=False) as counter, torch.inference_mode():
-        model.encode_image(x)
-    flops_per_image = counter.get_total_flops()
+    flops_per_image = vit_flops(model)  # by hand = flop_counter + attention (bench_flops.py)
+    # Interleaved, best of 5 each: on a shared machine the best run is the least disturbed,
+    # and the limit and the model are measured under the same conditions.
     a = torch.randn(2048, 2048)
     b = torch.randn(2048, 2048)
-    torch.mm(a, b)
-    tick = time.perf_counter()
-    reps = 20
-    for _ in range(reps):
-        torch.mm(a, b)
-    matmul = 2 * 2048**3 * reps / (time.perf_counter() - tick)
-    limit = matmul / flops_per_image
     batch = torch.randn(64, 3, 224, 224)
+    torch.mm(a, b)
+    matmul, model_only = 0.0, 0.0
     with torch.inference_mode():
         model.encode_image(batch)
-        tick = time.perf_counter()
-        model.encode_image(batch)
-        model_only = 64 / (time.perf_counter() - tick)
+        for _ in range(5):
+            tick = time.perf_counter()
+            for _ in range(8):
+                torch.mm(a, b)
+            matmul = max(matmul, 2 * 2048**3 * 8 / (time.perf_counter() - tick))
+            tick = time.perf_counter()
+            model.encode_image(batch)
+            model_only = max(model_only, 64 / (time.perf_counter() - tick))
+    limit = matmul / flops_per_image
+
+    class Tower(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.clip = model
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.clip.encode_image(x)
+
     spec = BackboneSpec("openclip:ViT-B-32/random", "openclip", "ViT-B-32")
-    backbone = Backbone(spec, model.encode_image, preprocess, 512, "random", {}, "cpu", model)
+    backbone = Backbone(spec, Tower().eval(), preprocess, preprocess, 512, "random", {}, "cpu")
     items = discover_folder(work / "data").items[:n_images]
     list(embed_items(items[:64], backbone, batch_size=64))  # warm-up
-    tick = time.perf_counter()
-    list(embed_items(items, backbone, batch_size=64))
-    rate = len(items) / (time.perf_counter() - tick)
+    rate = 0.0
+    for _ in range(2):
+        tick = time.perf_counter()
+        list(embed_items(items, backbone, batch_size=64))
+        rate = max(rate, len(items) / (time.perf_counter() - tick))
     print(
         f"OpenCLIP ViT-B-32 (random weights), {flops_per_image / 1e9:.2f} GFLOP/image, "
         f"matmul {matmul / 1e9:.0f} GFLOP/s -> limit {limit:.1f} img/s"
     )
     print(
-        f"  model alone, batch 64 {model_only:7.1f} img/s = {model_only / limit:.2f} of the limit"
+        f"  model alone, batch 64 {model_only:7.1f} img/s = {model_only / limit:.2f} of the limit "
+        "(best of 5, interleaved with the matmul)"
     )
     print(
         f"  embedding pipeline {rate:7.1f} img/s = {rate / limit:.2f} of the compute-bound limit "
-        "(target >= 0.85)"
+        "(best of 2; target >= 0.85)"
     )
 
 

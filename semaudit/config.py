@@ -58,7 +58,9 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist; check the path (--config).") from None
+        raise ConfigError(
+            f"config file {path} does not exist; check the path (--config)."
+        ) from None
     except IsADirectoryError:
         raise ConfigError(f"config file {path} is a directory; pass a TOML file.") from None
     except tomllib.TOMLDecodeError as exc:

@@ -8,13 +8,14 @@ import subprocess
 import sys
 import tomllib
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from factories import make_audit
 
 from semaudit.cli._app import main
+from semaudit.gate import list_rules
 
 NAMES = ["bag", "coat", "dress", "shirt"]
 Run = Callable[..., tuple[int, str, str]]
@@ -349,3 +350,163 @@ def test_real_subprocess_exit_codes(audit: Path, tmp_path: Path) -> None:
     assert run("check", tmp_path / "none", "--max-count-ratio", "3").returncode == 3
     result = run("compare", audit, audit, "--json")
     assert result.returncode == 0 and json.loads(result.stdout)["kind"] == "semaudit-compare"
+
+
+# ----------------------------------------------------------------------- nothing checked
+
+
+@pytest.fixture(scope="module")
+def one_class(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real one-class audit: 30 Fashion-MNIST pullovers scanned with the pixels backbone."""
+    from fmnist import write_image_folder
+
+    import semaudit
+
+    root = tmp_path_factory.mktemp("one-class")
+    data = write_image_folder(root / "data", {2: 30}, seed=1)
+    semaudit.scan(data, out=root / "audit", backbone="pixels")
+    return root / "audit"
+
+
+def test_one_class_gate_checks_nothing_and_exits_3(one_class: Path, tmp_path: Path) -> None:
+    from cli_support import assert_one_line_error, semaudit_cli
+
+    (tmp_path / ".git").mkdir()
+    result = semaudit_cli("check", str(one_class), "--max-scale-ratio", "3", cwd=tmp_path,
+                          env={"GITHUB_ACTIONS": "false"})  # fmt: skip
+    assert_one_line_error(result, 3, "every configured rule was skipped", "nothing was checked",
+                          "fewer than two eligible classes", "--allow-skipped")  # fmt: skip
+    row = next(line for line in result.stdout.splitlines() if "max_scale_ratio" in line)
+    assert row.split("│")[3:6] == [" n/a   ", " n/a   ", " SKIP   "], row
+    assert "SKIP: 0 failed, 0 warned, 0 passed, 1 skipped" in result.stdout
+    assert "PASS" not in result.stdout
+
+
+def test_one_class_gate_passes_only_when_skips_are_allowed(
+    cli: Run, one_class: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, err = cli("check", one_class, "--max-scale-ratio", "3", "--json")
+    assert code == 3 and "every configured rule was skipped" in err
+    doc = json.loads(out)  # the outputs are still written, for CI artifacts
+    assert (doc["status"], doc["passed"], doc["evaluated"]) == ("SKIP", False, 0)
+    code, out, _ = cli("check", one_class, "--max-scale-ratio", "3", "--allow-skipped")
+    assert code == 0 and "nothing was checked; allowed by --allow-skipped" in out
+    (Path.cwd() / "semaudit.toml").write_text(
+        "[check]\nmax_scale_ratio = 3\nallow_skipped = true\n"
+    )
+    assert cli("check", one_class)[0] == 0
+    (Path.cwd() / "semaudit.toml").write_text("[check]\nmax_scale_ratio = 3\n")
+    assert cli("check", one_class)[0] == 3
+    monkeypatch.setenv("SEMAUDIT_CHECK_ALLOW_SKIPPED", "1")
+    assert cli("check", one_class)[0] == 0
+
+
+def test_one_class_gate_with_an_evaluated_rule_passes(
+    cli: Run, one_class: Path, tmp_path: Path
+) -> None:
+    report = tmp_path / "gate.xml"
+    code, out, _ = cli("check", one_class, "--max-scale-ratio", "3", "--min-images-per-class", "20",
+                       "--junit", report)  # fmt: skip
+    assert code == 0 and "PASS: 0 failed, 0 warned, 1 passed, 1 skipped" in out
+    assert ET.parse(report).getroot().get("skipped") == "1"
+    code, out, _ = cli("check", one_class, "--min-probe-accuracy", "0.5", "--allow-skipped",
+                       "--json")  # fmt: skip
+    (result,) = json.loads(out)["results"]
+    assert code == 0 and result["message"] == (
+        "probe not run: fewer than two eligible classes (n_eligible = 1)"
+    )
+
+
+# ----------------------------------------------------------------------- quiet, help
+
+
+def test_quiet_prints_only_the_verdict(cli: Run, audit: Path) -> None:
+    (Path.cwd() / "semaudit.toml").write_text("[check]\nmin_images_per_class = 20\n")
+    code, out, err = cli("check", audit, "-q")
+    assert code == 1
+    others = len(list_rules()) - 1
+    assert out.splitlines() == [
+        f"FAIL: 1 failed, 0 warned, 3 passed, 0 skipped; {others} rules not configured "
+        "(--list-rules)"
+    ]
+    assert err == ""  # not even the "thresholds: semaudit.toml" line
+    code, _, err = cli("check", audit, "--quiet", "--verbose")
+    assert code == 2
+    one_line_error(err, "--quiet and --verbose")
+
+
+def test_help_has_examples_and_readable_metavars(cli: Run) -> None:
+    code, out, _ = cli("check", "--help")
+    assert code == 0
+    flat = " ".join(out.split())
+    assert "semaudit check [OPTIONS] AUDIT" in flat and "{audit}" not in flat
+    assert "Examples" in flat and "semaudit check audit --suggest > semaudit.toml" in flat
+    assert "OLD_AUDIT" in flat and "--allow-skipped" in flat
+
+
+# ----------------------------------------------------------------------- options from the registry
+
+
+def test_every_rule_has_its_option_from_the_registry(cli: Run) -> None:
+    import typer
+
+    from semaudit.cli._app import app
+
+    command = typer.main.get_command(app).commands["check"]  # type: ignore[attr-defined]
+    options = {p.name: p for p in command.params}
+    for rule in list_rules():
+        option = options[rule.name]
+        assert option.opts == [rule.flag]
+        assert option.metavar == ("N" if rule.integer else "X")
+        assert option.rich_help_panel.startswith("Rules")
+        assert rule.description in option.help
+    names = [p.name for p in command.params]
+    rules = [r.name for r in list_rules()]
+    assert names[names.index("json_output") + 1 :][: len(rules)] == rules  # help order kept
+
+
+@pytest.fixture
+def extra_rule(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A rule added to the registry and nowhere else: ``min_class_scale`` (bits per class)."""
+    from semaudit.cli import check as check_cli
+    from semaudit.gate import measures, rules
+    from semaudit.gate import suggest as policy
+
+    rule = rules.Rule("min_class_scale", "classes.csv scale", "min", "bits",
+                      "Each class's semantic scale.", "class",
+                      measure=measures.class_column("scale"), suggest=policy.fraction_floor,
+                      label="scale")  # fmt: skip
+    monkeypatch.setattr(rules, "_RULES", (*rules._RULES, rule))
+    monkeypatch.setattr(rules, "_BY_NAME", {**rules._BY_NAME, rule.name: rule})
+    monkeypatch.setattr(check_cli.check, "__signature__", check_cli.check.__signature__)
+    check_cli._with_rule_options(check_cli.check)  # what importing the module does
+    yield rule.name
+
+
+def test_a_rule_added_to_the_registry_reaches_flag_env_config_and_docs(
+    cli: Run, audit: Path, extra_rule: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from semaudit import gate
+    from semaudit.store import load_audit
+
+    scales = load_audit(audit).classes.set_index("class")["scale"]
+    narrowest, low = str(scales.idxmin()), float(scales.min())
+    code, out, _ = cli("check", audit, "--min-class-scale", str(low + 0.01), "--json")
+    assert code == 1
+    failed = [(r["rule"], r["class"]) for r in json.loads(out)["results"] if r["status"] == "FAIL"]
+    assert failed == [(extra_rule, narrowest)]
+    assert cli("check", audit, "--min-class-scale", str(low))[0] == 0
+    monkeypatch.setenv("SEMAUDIT_CHECK_MIN_CLASS_SCALE", str(low + 0.01))
+    assert cli("check", audit)[0] == 1
+    monkeypatch.delenv("SEMAUDIT_CHECK_MIN_CLASS_SCALE")
+    (Path.cwd() / "semaudit.toml").write_text(
+        f'[check]\nmin_class_scale = {low + 0.01}\n[check.classes."{narrowest}"]\n'
+        "min_class_scale = false\n"
+    )
+    assert cli("check", audit)[0] == 0  # the narrow class is exempted
+    assert "min_class_scale" in cli("check", "--list-rules")[1]
+    assert "`--min-class-scale`" in gate.rules_markdown()
+    code, out, _ = cli("check", audit, "--suggest")
+    assert code == 0 and "min_class_scale = { warn = " in out
+    code, out, _ = cli("check", "--help")
+    assert "--min-class-scale" in out

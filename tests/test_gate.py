@@ -16,7 +16,6 @@ from factories import make_audit
 
 from semaudit import gate
 from semaudit.errors import AuditError, ConfigError, UsageError
-from semaudit.gate.measures import MEASURES
 from semaudit.gate.rules import get_rule, list_rules
 from semaudit.gate.thresholds import Threshold, Thresholds, parse_thresholds, resolve_thresholds
 from semaudit.store import CLASSES_COLUMNS, Audit, load_audit, write_csv, write_json
@@ -126,8 +125,7 @@ def test_registry_records_are_complete() -> None:
         assert rule.unit and rule.description.endswith(".") and rule.statistic and rule.label
         assert rule.env == "SEMAUDIT_CHECK_" + rule.name.upper()
         assert rule.default is None
-        assert rule.name in MEASURES
-    assert set(MEASURES) == {r.name for r in rules}
+        assert callable(rule.measure) and callable(rule.suggest)
 
 
 def test_unknown_rule_lists_the_rules() -> None:
@@ -154,7 +152,8 @@ def test_baseline_rules_without_a_baseline_skip_once_each(pair: tuple[Audit, Aud
         ("max_classes_added", None, "SKIP"),
     ]
     assert all("no baseline" in o.message for o in result.outcomes)
-    assert result.status == "PASS" and result.counts()["SKIP"] == 2
+    assert result.counts()["SKIP"] == 2 and result.evaluated == 0
+    assert result.status == "SKIP" and not result.passed  # nothing was checked
 
 
 def test_probe_not_run_is_a_skip(tmp_path: Path) -> None:
@@ -307,7 +306,8 @@ def test_precedence_flag_over_env_over_file_per_level(tmp_path: Path) -> None:
                   "max_scale_ratio": 2}  # fmt: skip
     env = {"max_count_ratio": "6", "min_saturation": "{warn = 0.6, fail = 0.4}", "warn_only": "1"}
     flags: dict[str, float | None] = {"max_count_ratio": 5.0, "max_scale_ratio": None}
-    t = resolve_thresholds(file_table, source=source, env=env, flags=flags)
+    t = resolve_thresholds(file_table, source=source, env=env, flags=flags,
+                           flag_label=lambda rule: rule.flag)  # fmt: skip
     assert (t.rules["max_count_ratio"].warn, t.rules["max_count_ratio"].fail) == (4, 5)
     assert t.rules["max_count_ratio"].source == (
         "semaudit.toml < SEMAUDIT_CHECK_MAX_COUNT_RATIO < --max-count-ratio"
@@ -323,7 +323,10 @@ def test_bad_env_is_a_config_error_and_bad_flag_a_usage_error() -> None:
     with pytest.raises(ConfigError, match="SEMAUDIT_CHECK_WARN_ONLY"):
         resolve_thresholds({}, env={"warn_only": "maybe"})
     with pytest.raises(UsageError, match="--min-saturation must be in"):
+        resolve_thresholds({}, flags={"min_saturation": 2.0}, flag_label=lambda rule: rule.flag)
+    with pytest.raises(UsageError) as info:  # from Python: named by its key, not a CLI flag
         resolve_thresholds({}, flags={"min_saturation": 2.0})
+    assert str(info.value).startswith("min_saturation must be in") and "--" not in str(info.value)
 
 
 def test_unconfigured_rules_are_listed_not_evaluated(pair: tuple[Audit, Audit]) -> None:
@@ -388,3 +391,52 @@ def test_suggested_thresholds_pass_the_audit_they_came_from(tmp_path: Path) -> N
         result = gate.evaluate(audit, table, baseline=audit)
         assert result.counts()["FAIL"] == result.counts()["WARN"] == 0, result.outcomes
         assert set(parse_thresholds(table).configured()) == {r.name for r in list_rules()}
+
+
+# ----------------------------------------------------------------------- nothing checked
+
+
+def test_a_gate_whose_every_outcome_is_skipped_does_not_pass(tmp_path: Path) -> None:
+    path = make_audit(tmp_path / "a", counts=[50, 3])
+    audit = patch_audit(path, summary={"n_eligible": 1, "scale": {"max_min_ratio": None}})
+    result = gate.evaluate(audit, {"max_scale_ratio": 2})
+    assert (result.status, result.passed, result.evaluated) == ("SKIP", False, 0)
+    assert gate.result_to_dict(result)["status"] == "SKIP"
+    assert gate.evaluate(audit, {"max_scale_ratio": 2}, allow_skipped=True).passed
+    assert gate.evaluate(audit, {"max_scale_ratio": 2, "allow_skipped": True}).passed
+    mixed = gate.evaluate(audit, {"max_scale_ratio": 2, "min_images_per_class": 1})
+    assert (mixed.status, mixed.passed, mixed.evaluated) == ("PASS", True, 2)
+
+
+def test_exempting_every_class_checks_nothing(pair: tuple[Audit, Audit]) -> None:
+    audit, _ = pair
+    table = {"classes": {name: {"min_saturation": False} for name in NAMES}}
+    result = gate.evaluate(audit, table)
+    assert result.status == "SKIP" and not result.passed
+
+
+def test_switches_follow_precedence(tmp_path: Path) -> None:
+    source = tmp_path / "semaudit.toml"
+    table = {"max_count_ratio": 3, "warn_only": True, "allow_skipped": True}
+    t = resolve_thresholds(table, source=source, env={"warn_only": "false"})
+    assert (t.warn_only, t.allow_skipped) == (False, True)  # the environment beats the file
+    t = resolve_thresholds({"max_count_ratio": 3}, env={"allow_skipped": "1"})
+    assert t.allow_skipped and t.to_dict()["allow_skipped"] is True
+    with pytest.raises(ConfigError, match=r"check\.allow_skipped must be true or false"):
+        parse_thresholds({"allow_skipped": "yes"})
+
+
+def test_library_messages_name_config_keys_not_cli_flags(
+    pair: tuple[Audit, Audit], tmp_path: Path
+) -> None:
+    audit, _ = pair
+    no_probe = load_audit(make_audit(tmp_path / "p", counts=[20, 10], probe=False))
+    table = {r.name: r.bounds[1] or 1e9 for r in list_rules() if r.direction == "max"}
+    outcomes = [
+        *gate.evaluate(audit, table).outcomes,
+        *gate.evaluate(no_probe, {"min_probe_accuracy": 0.5}).outcomes,
+    ]
+    skipped = [o.message for o in outcomes if o.status == "SKIP"]
+    assert "no baseline audit given" in skipped
+    assert "probe not run (the audit was scanned with probe off)" in skipped
+    assert not [m for m in (o.message for o in outcomes) if "--" in m]

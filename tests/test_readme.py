@@ -30,3 +30,45 @@ def test_readme_quickstart(tmp_path: Path) -> None:
     assert json.loads(gate.stdout)["status"] in ("PASS", "WARN")
     compare = semaudit_cli("compare", str(audit), str(audit), "--json", cwd=tmp_path)
     assert compare.returncode == 0, compare.stderr
+
+
+CPU_TORCH = "pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu"
+
+
+def _cpu_section() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    return readme.split("## CPU-only machines", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_cpu_only_install_keeps_the_cpu_wheels() -> None:
+    """The documented CPU build satisfies the package's torch pins, so `pip install -e .`
+    keeps it instead of pulling the CUDA wheels back in."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    block = _cpu_section().split("```bash\n", 1)[1].split("```", 1)[0].splitlines()
+    assert block == [CPU_TORCH, "pip install -e ."]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    pins = {r.name: r.specifier for r in map(Requirement, project["dependencies"])}
+    assert Version("2.5.1+cpu") in pins["torch"] and Version("0.20.1+cpu") in pins["torchvision"]
+    assert Version("2.0.0+cpu") not in pins["torch"]  # the check can fail: an old build
+
+
+@pytest.mark.network
+def test_readme_cpu_index_resolves_cpu_wheels(tmp_path: Path) -> None:
+    """The CPU index serves +cpu builds of both packages (a dry run: nothing is installed)."""
+    import subprocess
+    import sys
+
+    report = tmp_path / "report.json"
+    args = CPU_TORCH.split()[2:]
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--no-deps",
+         "--quiet", "--report", str(report), *args],
+        check=True, timeout=600,
+    )  # fmt: skip
+    found = {i["metadata"]["name"]: i["metadata"]["version"]
+             for i in json.loads(report.read_text())["install"]}  # fmt: skip
+    assert found["torch"].endswith("+cpu") and found["torchvision"].endswith("+cpu")

@@ -7,7 +7,12 @@ import pandas as pd
 import pytest
 
 from semaudit.errors import UsageError
-from semaudit.stats.recommend import recommendations
+from semaudit.stats.recommend import (
+    need_more_label,
+    need_more_range,
+    recommendations,
+    saturation_label,
+)
 
 NAN = np.nan
 
@@ -32,26 +37,32 @@ def _table() -> pd.DataFrame:
 
 def test_ranked_list() -> None:
     out = recommendations(_table())
+    # few images first; then the weakest classes (small count and scale ranks) whatever their
+    # kind; saturated classes last, most saturated first. t-shirt has no fit: nothing to say.
     assert [(r["kind"], r["class"]) for r in out] == [
-        ("need_more", "coat"),
-        ("need_more", "bag"),
+        ("few_images", "ankle-boot"),
+        ("few_images", "trouser"),
         ("narrow_by_scale", "shirt"),
+        ("need_more", "bag"),
+        ("need_more", "coat"),
         ("saturated", "sandal"),
         ("saturated", "sneaker"),
         ("saturated", "pullover"),
         ("saturated", "dress"),
-        ("few_images", "ankle-boot"),
-        ("few_images", "trouser"),
     ]
     by_class = {r["class"]: r for r in out}
     assert by_class["bag"]["text"] == (
-        "bag is at 55% of its semantic scale: ~120 more diverse images would reach 90%."
+        "bag (100 images) is at about 55% of its semantic scale: ~60–240 more diverse images "
+        "would reach 90%."
     )
     assert by_class["bag"]["need_more"] == 120 and by_class["bag"]["saturation"] == 0.55
+    assert (by_class["bag"]["need_more_low"], by_class["bag"]["need_more_high"]) == (60, 240)
+    assert by_class["bag"]["reliability"] == "fair"
     assert by_class["coat"]["text"] == (
-        "coat is at 80% of its semantic scale: ~1,200 more diverse images would reach 90%."
+        "coat (100 images) is at 80% of its semantic scale: ~820–1,900 more diverse images "
+        "would reach 90%."
     )
-    assert by_class["coat"]["need_more"] == 1234
+    assert by_class["coat"]["need_more"] == 1234 and by_class["coat"]["reliability"] == "good"
     assert by_class["sneaker"]["text"] == (
         "sneaker is saturated (97%): more of the same images will not widen it; "
         "add different ones or stop collecting."
@@ -74,9 +85,9 @@ def test_deterministic_and_order_free() -> None:
 
 
 def test_limit_and_target() -> None:
-    assert [r["class"] for r in recommendations(_table(), limit=2)] == ["coat", "bag"]
+    assert [r["class"] for r in recommendations(_table(), limit=2)] == ["ankle-boot", "trouser"]
     assert recommendations(_table(), limit=0) == []
-    text = recommendations(_table(), target=0.8, limit=1)[0]["text"]
+    text = recommendations(_table(), target=0.8, limit=4)[3]["text"]
     assert text.endswith("would reach 80%.")
 
 
@@ -127,9 +138,94 @@ def test_narrow_uses_matched_scale_to_find_large_but_narrow_classes() -> None:
 def test_far_from_saturation_is_worded_as_such() -> None:
     table = _table()
     table.loc[table["class"] == "bag", ["need_more"]] = 100 * 100
+    bag = next(r for r in recommendations(table) if r["class"] == "bag")
+    assert bag["need_more"] == 10_000 and bag["reliability"] == "far"
+    assert "barely started to level off" in bag["text"] and "far more" in bag["text"]
+    assert "far from the ceiling" in bag["text"] and bag["need_more_high"] is None
+
+
+def _long_tail() -> pd.DataFrame:
+    """The issue's shape: small classes unsaturated, one of them badly recognised."""
+    rows = [
+        # class, n, scale, scale_matched, saturation, need_more, probe_accuracy
+        ("big", 300, 60.0, 30.0, 0.97, 0, 0.95),
+        ("large", 200, 55.0, 29.0, 0.95, 0, 0.93),
+        ("mid", 100, 45.0, 31.0, 0.80, 280, 0.90),
+        ("small", 19, 25.0, 28.0, 0.49, 40, 0.85),
+        ("tiny", 10, 18.0, 27.0, 0.49, 32, 0.60),
+        ("blurry", 120, 50.0, 30.5, 0.96, 0, 0.18),
+    ]
+    columns = ["class", "n", "scale", "scale_matched", "saturation", "need_more", "probe_accuracy"]
+    return pd.DataFrame(rows, columns=columns).assign(flags="")
+
+
+def test_weakest_classes_come_first_and_low_accuracy_is_named() -> None:
+    everything = recommendations(_long_tail())
+    assert everything[0]["kind"] == "count_driven"  # scale 3.3x, matched 1.15x, rho 1
+    out = everything[1:]
+    order = [(r["kind"], r["class"]) for r in out]
+    # tiny: fewest images, smallest scale, lowest accuracy but one; the 100-image class last
+    # of the actionable ones, and a saturated class the probe cannot recognise is named
+    assert order[:4] == [
+        ("need_more", "tiny"),
+        ("need_more", "small"),
+        ("low_accuracy", "blurry"),
+        ("need_more", "mid"),
+    ]
+    assert [kind for kind, _ in order[4:]] == ["saturated", "saturated"]
+    blurry = out[2]
+    assert "only 18%" in blurry["text"] and "median class" in blurry["text"]
+    assert "only 60%" in out[0]["text"]  # tiny is also badly recognised: said in its text
+
+
+def test_weak_fits_are_a_floor_not_a_count() -> None:
+    by_class = {r.get("class"): r for r in recommendations(_long_tail())}
+    tiny, small = by_class["tiny"], by_class["small"]
+    assert tiny["reliability"] == small["reliability"] == "weak"
+    assert "at least ~32 more" in tiny["text"] and "order of magnitude" in tiny["text"]
+    assert "49%" not in tiny["text"] and "tiny (10 images) is under half of" in tiny["text"]
+    assert tiny["need_more_high"] is None and tiny["need_more_low"] == 32
+    assert need_more_label({"n": 10, "saturation": 0.49, "need_more": 32, "flags": ""}) == "≥ 32"
+    assert need_more_label({"n": 100, "saturation": 0.8, "need_more": 280, "flags": ""}) == (
+        "190–420"
+    )
+    assert need_more_label({"n": 5, "saturation": 0.3, "need_more": 500, "flags": ""}) == "≫ 500"
+    assert need_more_label({"n": 50, "saturation": 0.95, "need_more": 0, "flags": ""}) == "0"
+    assert need_more_label({"n": 3, "saturation": np.nan, "need_more": np.nan}) == ""
+
+
+def test_need_more_range_widens_as_the_fit_weakens() -> None:
+    assert need_more_range(100, 0.85, 50) == ("good", 66, 150)
+    assert need_more_range(100, 0.85, 12) == ("fair", 50, 200)
+    assert need_more_range(100, 0.6, 50) == ("fair", 50, 200)
+    assert need_more_range(100, 0.4, 50) == ("weak", 100, None)
+    assert need_more_range(100, 0.85, 50, capped=True) == ("far", 100, None)
+
+
+def test_count_driven_imbalance_is_said_in_one_sentence() -> None:
+    # raw scale grows with n (ratio 6x) but at equal counts the classes are alike (1.09x)
+    n = [400, 200, 100, 50, 20, 10]
+    table = pd.DataFrame(
+        {
+            "class": list("abcdef"),
+            "n": n,
+            "scale": [60.0, 45.0, 33.0, 24.0, 15.0, 10.0],
+            "scale_matched": [10.9, 10.5, 10.2, 10.0, 10.4, 10.0],
+            "saturation": 0.95,
+            "need_more": 0,
+            "flags": "",
+        }
+    )
     first = recommendations(table)[0]
-    assert first["class"] == "bag" and first["need_more"] == 10_000
-    assert "barely started to level off" in first["text"]
+    assert first["kind"] == "count_driven" and "class" not in first
+    assert first["text"] == (
+        "The scale imbalance is mostly count-driven: the scale ratio of 6.00× falls to 1.09× at "
+        "equal image counts and ρ(count, S) = 1.00, so balancing image counts addresses most "
+        "of it."
+    )
+    # matched scales as unequal as raw ones: the imbalance is not count-driven
+    spread = table.assign(scale_matched=table["scale"] / 2)
+    assert all(r["kind"] != "count_driven" for r in recommendations(spread))
 
 
 def test_missing_columns_raise() -> None:
@@ -137,3 +233,33 @@ def test_missing_columns_raise() -> None:
         recommendations(_table().drop(columns=["saturation"]))
     with pytest.raises(UsageError):
         recommendations(_table(), target=1.5)
+
+
+def test_near_equal_matched_scales_do_not_reorder_classes() -> None:
+    """The demo's shape: matched scales within 1.09x are noise; small classes still lead."""
+    rows = [
+        # class, n, scale, scale_matched, saturation, need_more, probe_accuracy
+        ("ankle-boot", 6, 15.1, 15.1, 0.49, 16, 0.83),
+        ("bag", 10, 24.6, 15.8, 0.49, 37, 0.90),
+        ("coat", 35, 55.9, 15.1, 0.55, 180, 0.90),
+        ("t-shirt", 120, 94.0, 15.2, 0.73, 260, 0.90),
+        ("trouser", 90, 70.2, 14.5, 0.74, 180, 0.90),
+    ]
+    columns = ["class", "n", "scale", "scale_matched", "saturation", "need_more", "probe_accuracy"]
+    table = pd.DataFrame(rows, columns=columns).assign(flags="")
+    out = [r for r in recommendations(table) if r["kind"] == "need_more"]
+    assert [r["class"] for r in out] == ["ankle-boot", "bag", "coat", "trouser", "t-shirt"]
+    # with a real spread (2.5x), the narrow 90-image class moves ahead of the wide 35-image one
+    table.loc[table["class"] == "trouser", "scale_matched"] = 8.0
+    table.loc[table["class"] == "coat", "scale_matched"] = 20.0
+    out = [r["class"] for r in recommendations(table) if r["kind"] == "need_more"]
+    assert out.index("trouser") < out.index("coat")
+
+
+def test_saturation_label_is_no_more_precise_than_the_fit() -> None:
+    row = {"n": 100, "saturation": 0.97, "need_more": 0, "flags": ""}
+    assert saturation_label(row) == "97%"
+    assert saturation_label({**row, "saturation": 0.66, "need_more": 200}) == "~65%"
+    assert saturation_label({**row, "n": 10, "saturation": 0.82, "need_more": 9}) == "~80%"
+    assert saturation_label({**row, "saturation": 0.49, "need_more": 37}) == "< 50%"
+    assert saturation_label({**row, "saturation": np.nan, "need_more": np.nan}) == ""

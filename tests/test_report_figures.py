@@ -71,9 +71,57 @@ def test_probe_vs_scale_writes_correlations(audit: Audit) -> None:
     _check_saved(fig)
 
 
+def _names(fig: object) -> list[str]:
+    return [t.get_text() for t in fig.axes[0].texts]  # type: ignore[attr-defined]
+
+
 def test_curves_overview(audit: Audit) -> None:
     fig = curve_figures.curves_overview(audit.classes, audit.curves, target=0.9)
     assert fig.axes[0].get_xscale() == "log"
+    # every class named once, in its own line's colour; no legend to map colours by
+    named = [t for t in fig.axes[0].texts if t.get_text() != "target 90%"]
+    expected = sorted(style.label(name, 22) for name in audit.classes["class"])
+    assert sorted(t.get_text() for t in named) == expected
+    lines = {line.get_color() for line in fig.axes[0].get_lines() if len(line.get_xdata()) > 2}
+    assert {t.get_color() for t in named} <= lines and len(lines) >= 8
+    assert fig.axes[0].get_legend() is None
+    _check_saved(fig)
+
+
+def test_curves_overview_names_do_not_overlap(tmp_path: Path) -> None:
+    """Sixteen classes ending at almost the same saturation: the names are spread apart."""
+    names = [f"class {i:02d}" for i in range(16)]
+    audit = load_audit(make_audit(tmp_path, counts=[200] * 16, names=names, seed=2))
+    fig = curve_figures.curves_overview(audit.classes, audit.curves, target=0.9)
+    from matplotlib.text import Text
+
+    fig.canvas.draw()  # the text's own box: an annotation's extent includes its leader line
+    boxes = [Text.get_window_extent(t) for t in fig.axes[0].texts if t.get_text() in names]
+    assert len(boxes) == 16
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+    _check_saved(fig)
+
+
+def test_curves_overview_legend_has_no_empty_group(tmp_path: Path) -> None:
+    # 40 classes of 2,000 images each: all saturated, so one legend entry, not two
+    audit = load_audit(make_audit(tmp_path, counts=[2000] * 40, seed=5))
+    assert (audit.classes["saturation"] >= 0.9).all()
+    fig = curve_figures.curves_overview(audit.classes, audit.curves, target=0.9)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().texts]
+    assert legend == ["at or above 90% (40)"]
+    assert _names(fig) == ["target 90%"]  # nothing below the target to name
+    _check_saved(fig)
+
+
+def test_count_scale_scatter_names_every_class_up_to_25(audit: Audit, tmp_path: Path) -> None:
+    fig = figures.count_scale_scatter(audit.classes, audit.summary)
+    named = set(_names(fig))
+    assert {style.label(name, 22) for name in audit.classes["class"]} <= named
+    many = load_audit(make_audit(tmp_path, n_classes=60, seed=7))
+    fig = figures.count_scale_scatter(many.classes, many.summary)
+    names = {t for t in _names(fig) if not t.startswith("Spearman")}
+    disagree = {d["class"] for d in many.summary["rank_disagreement"][:6]}
+    assert disagree <= names and 3 <= len(names) <= 10  # and the ends by count and by S
     _check_saved(fig)
 
 

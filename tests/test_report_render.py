@@ -12,7 +12,7 @@ from factories import make_audit
 from report_support import add_images_and_embeddings
 
 from semaudit.cli._app import main
-from semaudit.errors import AuditError, UsageError
+from semaudit.errors import AuditError, InputError, UsageError
 from semaudit.report import ReportResult, parse_formats, render_report
 
 EVIL = "<img src=x onerror=alert(1)>"
@@ -129,11 +129,12 @@ def test_missing_or_corrupt_audit(tmp_path: Path) -> None:
         render_report(audit_dir, tmp_path / "out")
 
 
-def test_unwritable_out_dir_is_a_usage_error(tmp_path: Path) -> None:
+def test_unwritable_out_dir_is_an_input_error_as_in_check(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(UsageError, match="cannot write"):
+    with pytest.raises(InputError, match="cannot write") as info:
         render_report(make_audit(tmp_path / "audit"), blocker / "out", formats="md")
+    assert info.value.exit_code == 3  # the exit code of `check --junit` on an unwritable path
 
 
 @pytest.mark.usefixtures("fast_figures")

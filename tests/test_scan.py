@@ -126,3 +126,33 @@ def test_curves_end_at_n_for_every_class(audit_dir: Path) -> None:
     n = audit.classes.set_index("class")["n"]
     for name, m in last.items():
         assert m == n[name]
+
+
+def test_calibration_estimates_time_and_disk_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before a long run the scan sends one estimate from the measured rate (issue 11, item 6)."""
+    import semaudit.scanner.run as run
+
+    clock = iter([0.0, 1.0, 2.5, 4.0, 5.0])  # batch 1 at t=0 (warm-up excluded), then 16 in 2.5 s
+    monkeypatch.setattr(run.time, "perf_counter", lambda: next(clock))
+    events: list[tuple[str, object]] = []
+    calibrate = run._Calibration(1000, 1000, 512, "float16", lambda k, p: events.append((k, p)))
+    for _ in range(5):
+        calibrate(8)
+    estimates = [p for k, p in events if k == "estimate"]
+    assert len(estimates) == 1 and sum(p for k, p in events if k == "embed_progress") == 40
+    estimate = estimates[0]
+    assert isinstance(estimate, dict)
+    assert estimate["seconds"] == pytest.approx((1000 - 24) / (16 / 2.5))  # at 6.4 img/s
+    assert estimate["bytes"] == 1000 * (512 * 2 + run._Calibration.ROW_BYTES)
+
+
+def test_long_scan_prints_its_estimate_short_one_does_not(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from semaudit.cli._progress import ScanProgress
+
+    with ScanProgress() as progress:
+        progress("estimate", {"images": 2_000_000, "seconds": 5400.0, "bytes": 2.3e9})
+        progress("estimate", {"images": 50, "seconds": 3.0, "bytes": 5e4})
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert lines == ["estimated: 1.5 h to embed 2,000,000 images; about 2 GB of embeddings on disk"]

@@ -17,21 +17,30 @@ def _rows(command: Any) -> list[str]:
         if param.param_type_name == "argument":
             names = f"`{param.name.upper()}`"
         text = (getattr(param, "help", None) or "").replace("\\[", "[")
+        default = getattr(param, "default", None)
+        shown = (
+            param.param_type_name == "option" and getattr(param, "show_default", None) is not False
+        )
+        if shown and default not in (None, False) and "[default:" not in text:
+            value = default.value if hasattr(default, "value") else default
+            text = f"{text} [default: {value}]"
         text = text.replace("|", "\\|").replace("\n", " ")
         rows.append(f"| {names} | {text} |")
     return rows
 
 
 def cli_reference_markdown() -> str:
-    """One section per command: its one-line summary and a table of its arguments and options."""
+    """Global options, then one section per command (workflow order): summary and options."""
     import typer
 
     from semaudit.cli import commands  # noqa: F401
     from semaudit.cli._app import app
 
     group = typer.main.get_command(app)
-    lines: list[str] = []
-    for name in sorted(group.commands):  # type: ignore[attr-defined]
+    lines = ["### `semaudit`", "", "Global options (before the command).", ""]
+    lines += ["| option | meaning |", "|---|---|", *_rows(group), ""]
+    names = group.list_commands(typer.Context(group))  # type: ignore[attr-defined]
+    for name in names:
         command = group.commands[name]  # type: ignore[attr-defined]
         summary = (command.help or "").strip().splitlines()[0]
         lines += [f"### `semaudit {name}`", "", summary, "", "| option | meaning |", "|---|---|"]

@@ -1,7 +1,13 @@
-"""Rich progress for ``scan`` events: a bar with images/s and ETA on a TTY, quiet otherwise."""
+"""Rich progress for ``scan`` events: a bar with images/s and ETA on a TTY, quiet otherwise.
+
+Before a long embedding (``ProgressSettings.long_run_s`` or more, from the scan's quick
+calibration) one line states the estimated time and disk use, on a TTY or not (logs of batch
+jobs need it most).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -16,6 +22,28 @@ from rich.progress import (
 )
 
 from semaudit.cli._app import err, warn
+
+
+@dataclass(frozen=True)
+class ProgressSettings:
+    long_run_s: float = 60.0  # estimates are printed for embeddings expected to take longer
+
+
+SETTINGS = ProgressSettings()
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def _size(n_bytes: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n_bytes < 1000:
+            return f"{n_bytes:.0f} {unit}"
+        n_bytes /= 1000
+    return f"{n_bytes:.1f} TB"
 
 
 class ScanProgress:
@@ -54,6 +82,13 @@ class ScanProgress:
             warn(str(payload))
         elif kind == "stage" and not self.quiet and err.is_terminal:
             err.print(f"[dim]{payload}[/]")
+        elif kind == "estimate" and not self.quiet and payload["seconds"] >= SETTINGS.long_run_s:
+            self.progress.console.print(
+                f"estimated: {_duration(payload['seconds'])} to embed {payload['images']:,} "
+                f"images; about {_size(payload['bytes'])} of embeddings on disk",
+                markup=False,
+                highlight=False,
+            )
         elif kind == "embed_start":
             self.task = self.progress.add_task("embedding", total=int(payload), rate="")
         elif kind == "embed_progress" and self.task is not None:

@@ -1,30 +1,48 @@
-"""``semaudit check``: the CI gate (exit 0 pass, 1 a rule failed, 2 usage, 3 input or config)."""
+"""``semaudit check``: the CI gate (exit 0 pass, 1 a rule failed, 2 usage, 3 input or config).
+
+The rule options (``--max-scale-ratio X`` …) are generated from the rule registry
+(:mod:`semaudit.gate.rules`): ``check`` takes them as ``**levels`` and carries a signature,
+built from ``list_rules()``, that tells Typer about each of them.
+"""
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
+import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from semaudit.cli._app import app, err, out, plain, print_json
-from semaudit.errors import ConfigError, InputError
+from semaudit.cli._app import app, err, examples, out, plain, print_json
+from semaudit.errors import ConfigError, InputError, UsageError
+from semaudit.gate.rules import Rule, list_rules
 
 if TYPE_CHECKING:
     from semaudit.gate import GateResult, Outcome
     from semaudit.gate.thresholds import Thresholds
 
 RULES_PANEL = "Rules (fail levels; warn levels and per-class limits go in the config file)"
+NOT_AVAILABLE = "n/a"
+
+EPILOG = (
+    examples(
+        "semaudit check audit --max-scale-ratio 3 --min-images-per-class 20",
+        "semaudit check audit --baseline audit-v1 --max-scale-drop 0.1 --junit gate.xml",
+        "semaudit check audit --suggest > semaudit.toml",
+        "semaudit check --list-rules",
+    )
+    + "\n\nExit codes: 0 pass, 1 a rule failed, 2 usage error, 3 input or config error (also "
+    "when every configured rule was skipped, unless --allow-skipped). Guide: docs/ci.md."
+)
 
 
-def _rule_option(name: str) -> Any:
-    from semaudit.gate.rules import get_rule
-
-    rule = get_rule(name)
+def _rule_parameter(rule: Rule) -> inspect.Parameter:
+    """The option of one rule: ``--max-scale-ratio X`` sets its fail level."""
     metavar = "N" if rule.integer else "X"
-    return typer.Option(
+    option = typer.Option(
         None,
         rule.flag,
         metavar=metavar,
@@ -32,13 +50,34 @@ def _rule_option(name: str) -> Any:
         rich_help_panel=RULES_PANEL,
         show_default=False,
     )
+    annotation = int | None if rule.integer else float | None
+    return inspect.Parameter(
+        rule.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation
+    )
+
+
+def _with_rule_options(func: Any) -> Any:
+    """Give ``func`` (which takes the rule levels as ``**levels``) one option per rule.
+
+    The options go after ``--json``, in registry order, so that adding a rule to the registry
+    adds its flag here, in ``--help`` and in docs/cli.md.
+    """
+    vars(func).pop("__signature__", None)  # rebuilt from the def (tests add rules)
+    hints = typing.get_type_hints(func)
+    fixed = [
+        p.replace(annotation=hints[p.name], kind=inspect.Parameter.KEYWORD_ONLY)
+        for p in inspect.signature(func).parameters.values()
+        if p.kind is not inspect.Parameter.VAR_KEYWORD
+    ]
+    at = [p.name for p in fixed].index("json_output") + 1
+    rules = [_rule_parameter(rule) for rule in list_rules()]
+    func.__signature__ = inspect.Signature([*fixed[:at], *rules, *fixed[at:]])
+    return func
 
 
 def _list_rules(value: bool) -> None:
     if not value:
         return
-    from semaudit.gate.rules import list_rules
-
     lines = ["check rules: config key (flag --key-with-dashes, env SEMAUDIT_CHECK_KEY)", ""]
     for rule in list_rules():
         scope = f"{rule.level}, baseline" if rule.baseline else rule.level
@@ -54,13 +93,16 @@ def load_thresholds(
 ) -> tuple[Thresholds, Path | None]:
     """Thresholds from the config file < ``SEMAUDIT_CHECK_*`` < flags, and the file used."""
     from semaudit.config import env_overrides, load_section
-    from semaudit.gate.rules import ENV_PREFIX, list_rules
-    from semaudit.gate.thresholds import resolve_thresholds
+    from semaudit.gate.rules import ENV_PREFIX
+    from semaudit.gate.thresholds import SWITCHES, resolve_thresholds
 
     table, source = load_section("check", config, start=start)
-    known = [rule.name for rule in list_rules()] + ["warn_only"]
+    known = [rule.name for rule in list_rules()] + list(SWITCHES)
     env = env_overrides(ENV_PREFIX, known, strict=True)
-    return resolve_thresholds(table, source=source, env=env, flags=flags), source
+    thresholds = resolve_thresholds(
+        table, source=source, env=env, flags=flags, flag_label=lambda rule: rule.flag
+    )
+    return thresholds, source
 
 
 def _escape(text: str, *, prop: bool = False) -> str:
@@ -79,11 +121,22 @@ def github_annotations(result: GateResult) -> list[str]:
         title = f"semaudit check {o.status}: {o.rule}" + (
             f" [{o.class_name}]" if o.class_name is not None else ""
         )
-        lines.append(f"::{kinds[o.status]} title={_escape(title, prop=True)}::{_escape(o.message)}")
+        lines.append(
+            f"::{kinds[o.status]} title={_escape(title, prop=True)}::{_escape(_note(o, result))}"
+        )
     return lines
 
 
 _STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red", "SKIP": "cyan"}
+
+
+def _note(o: Outcome, result: GateResult) -> str:
+    """An outcome's message, with the flag that fixes a missing baseline."""
+    from semaudit.gate.evaluate import NO_BASELINE
+
+    if o.status == "SKIP" and o.message == NO_BASELINE and result.baseline is None:
+        return f"{NO_BASELINE} (--baseline OLD_AUDIT)"
+    return o.message
 
 
 def _rows(result: GateResult, verbose: bool) -> list[tuple[str, ...]]:
@@ -102,12 +155,15 @@ def _rows(result: GateResult, verbose: bool) -> list[tuple[str, ...]]:
         for o in outcomes:
             if collapse and o in passing:
                 continue
+            value = format_number(o.value) if o.value is not None else NOT_AVAILABLE
             limit = f"{rule.comparator} {format_number(o.limit)}" if o.limit is not None else ""
-            note = o.message if o.status == "SKIP" else o.detail
+            note = _note(o, result) if o.status == "SKIP" else o.detail
+            if o.status == "SKIP":
+                value, limit = NOT_AVAILABLE, NOT_AVAILABLE
             if o.demoted:
                 note = "; ".join(filter(None, [note, "was FAIL (warn-only)"]))
             who = o.class_name if o.class_name is not None else "(dataset)"
-            rows.append((name, who, format_number(o.value), limit, o.status, note))
+            rows.append((name, who, value, limit, o.status, note))
         if collapse:
             pick = max if rule.direction == "max" else min
             worst = pick(passing, key=lambda o: o.value if o.value is not None else 0.0)
@@ -153,11 +209,27 @@ def _verdict(result: GateResult) -> str:
         f"{counts['SKIP']} skipped",
     ]
     line = f"{result.status}: " + ", ".join(parts)
+    if result.status == "SKIP":
+        line += (
+            " (every result skipped: nothing was checked; allowed by --allow-skipped)"
+            if result.allow_skipped
+            else " (every result skipped: nothing was checked)"
+        )
     if result.warn_only:
         line += " (warn-only: failures reported as warnings)"
     if result.not_configured:
         line += f"; {len(result.not_configured)} rules not configured (--list-rules)"
     return line
+
+
+def _nothing_checked(result: GateResult) -> InputError:
+    """The error of a gate whose every result was skipped (and that did not allow it)."""
+    reasons = list(dict.fromkeys(f"{o.rule}: {_note(o, result)}" for o in result.outcomes))
+    shown = "; ".join(reasons[:2]) + ("; …" if len(reasons) > 2 else "")
+    return InputError(
+        f"every configured rule was skipped on {result.audit}: nothing was checked ({shown}); "
+        "fix the cause, or pass --allow-skipped to accept it."
+    )
 
 
 def _write_junit(path: Path, text: str) -> None:
@@ -172,13 +244,15 @@ def _write_junit(path: Path, text: str) -> None:
         ) from None
 
 
-@app.command()
 def check(
-    audit: Path = typer.Argument(..., help="Audit directory written by semaudit scan."),
+    audit: Path = typer.Argument(
+        ..., metavar="AUDIT", help="Audit directory written by semaudit scan.", show_default=False
+    ),
     config: Path | None = typer.Option(
         None,
         "--config",
         "-c",
+        metavar="FILE",
         help="TOML file with a \\[check] table \\[default: semaudit.toml, or pyproject.toml "
         "with \\[tool.semaudit.check], found from the working directory up].",
         show_default=False,
@@ -187,29 +261,29 @@ def check(
         None,
         "--baseline",
         "-b",
+        metavar="OLD_AUDIT",
         help="Older audit of the same dataset, for the baseline rules.",
         show_default=False,
     ),
     junit: Path | None = typer.Option(
         None,
         "--junit",
+        metavar="FILE",
         help="Write a JUnit XML report (one test case per rule × class).",
         show_default=False,
     ),
     json_output: bool = typer.Option(False, "--json", help="Machine-readable result on stdout."),
-    max_count_ratio: float | None = _rule_option("max_count_ratio"),
-    max_scale_ratio: float | None = _rule_option("max_scale_ratio"),
-    max_matched_scale_ratio: float | None = _rule_option("max_matched_scale_ratio"),
-    min_images_per_class: int | None = _rule_option("min_images_per_class"),
-    min_saturation: float | None = _rule_option("min_saturation"),
-    max_skipped_fraction: float | None = _rule_option("max_skipped_fraction"),
-    max_scale_drop: float | None = _rule_option("max_scale_drop"),
-    max_count_drop: float | None = _rule_option("max_count_drop"),
-    max_classes_removed: int | None = _rule_option("max_classes_removed"),
-    max_classes_added: int | None = _rule_option("max_classes_added"),
-    min_probe_accuracy: float | None = _rule_option("min_probe_accuracy"),
     warn_only: bool = typer.Option(
         False, "--warn-only", help="Report failures as warnings and exit 0 (adoption periods)."
+    ),
+    allow_skipped: bool = typer.Option(
+        False,
+        "--allow-skipped",
+        help="Pass when every result is a SKIP (nothing could be checked); without it, such "
+        "a gate exits 3.",
+    ),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="Only the verdict line (and errors); no table."
     ),
     verbose: bool = typer.Option(
         False, "--verbose", "-v", help="One table row per passing class, not one per rule."
@@ -226,11 +300,14 @@ def check(
         is_eager=True,
         callback=_list_rules,
     ),
+    **levels: float | None,
 ) -> None:
     """Gate CI on an audit: exit 1 when a rule fails, 0 when all pass (warnings allowed)."""
     from semaudit import gate
     from semaudit.store import load_audit
 
+    if quiet and verbose:
+        raise UsageError("--quiet and --verbose contradict each other; give one of them.")
     if suggest:
         loaded = load_audit(audit)
         if json_output:
@@ -239,20 +316,7 @@ def check(
         else:
             sys.stdout.write(gate.suggest_config(loaded))
         return
-    flags = {
-        "max_count_ratio": max_count_ratio,
-        "max_scale_ratio": max_scale_ratio,
-        "max_matched_scale_ratio": max_matched_scale_ratio,
-        "min_images_per_class": min_images_per_class,
-        "min_saturation": min_saturation,
-        "max_skipped_fraction": max_skipped_fraction,
-        "max_scale_drop": max_scale_drop,
-        "max_count_drop": max_count_drop,
-        "max_classes_removed": max_classes_removed,
-        "max_classes_added": max_classes_added,
-        "min_probe_accuracy": min_probe_accuracy,
-    }
-    thresholds, source = load_thresholds(config, flags)
+    thresholds, source = load_thresholds(config, levels)
     if not thresholds.configured():
         where = f"{source} has no [check] rules" if source else "no config file was found"
         raise ConfigError(
@@ -260,15 +324,18 @@ def check(
             f"(semaudit check {audit} --max-scale-ratio 2), add a [check] table to "
             f"semaudit.toml, or print one with semaudit check {audit} --suggest."
         )
-    if source is not None:
+    if source is not None and not quiet:
         err.print(f"thresholds: {source}", markup=False, highlight=False)
     loaded = load_audit(audit)
     old = load_audit(baseline) if baseline is not None else None
-    result = gate.evaluate(loaded, thresholds, baseline=old, warn_only=warn_only)
+    result = gate.evaluate(
+        loaded, thresholds, baseline=old, warn_only=warn_only, allow_skipped=allow_skipped
+    )
     if json_output:
         print_json(gate.result_to_dict(result, config=str(source) if source else None))
     else:
-        _print_table(result, verbose)
+        if not quiet:
+            _print_table(result, verbose)
         out.print(_verdict(result), style=_STYLE[result.status], markup=False)
     if os.environ.get("GITHUB_ACTIONS") == "true":
         stream = sys.stderr if json_output else sys.stdout
@@ -277,5 +344,10 @@ def check(
         stream.flush()
     if junit is not None:
         _write_junit(junit, gate.to_junit(result))
+    if result.status == "SKIP" and not result.passed:
+        raise _nothing_checked(result)
     if not result.passed:
         raise typer.Exit(1)
+
+
+app.command(epilog=EPILOG)(_with_rule_options(check))

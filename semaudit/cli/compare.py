@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from semaudit.cli._app import app, class_column_width, out, plain, print_json, warn
+from semaudit.cli._app import app, examples, out, plain, print_json, print_table, warn
 
 if TYPE_CHECKING:
     from semaudit.compare import Delta
@@ -26,39 +26,42 @@ def _cell(delta: Delta, *, percent: bool = True) -> str:
     return text
 
 
-@app.command()
+@app.command(
+    epilog=examples("semaudit compare audit-v1 audit", "semaudit compare audit-v1 audit --json")
+)
 def compare(
     old: Path = typer.Argument(..., help="The older audit directory (baseline)."),
     new: Path = typer.Argument(..., help="The newer audit directory."),
     json_output: bool = typer.Option(False, "--json", help="Machine-readable deltas on stdout."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="No notes on stderr (what differs between the audits)."
+    ),
 ) -> None:
     """Per-class deltas (n, scale, matched scale, saturation), largest scale change first."""
-    from rich.table import Table
-
     from semaudit.compare import compare_audits
     from semaudit.store import load_audit
 
     result = compare_audits(load_audit(old), load_audit(new))
-    for note in result.notes:
+    for note in [] if quiet else result.notes:
         warn(note)
     if json_output:
         print_json(result.to_dict())
         return
-    table = Table(title=plain(f"semaudit compare {old} → {new}"), title_justify="left")
-    width = class_column_width(c.name for c in result.classes)
-    table.add_column("class", overflow="fold", min_width=width)
-    for column in ("status", "n", "scale (bits)", "matched scale", "saturation"):
-        table.add_column(column, overflow="fold")
-    for c in result.classes:
-        table.add_row(
-            plain(c.name),
-            c.status,
-            _cell(c.metrics["n"]),
-            _cell(c.metrics["scale"]),
-            _cell(c.metrics["scale_matched"]),
-            _cell(c.metrics["saturation"], percent=False),
-        )
-    out.print(table)
+    print_table(
+        f"semaudit compare {old} → {new}",
+        ("class", "status", "n", "scale (bits)", "matched scale", "saturation"),
+        [
+            (
+                plain(c.name),
+                c.status,
+                _cell(c.metrics["n"]),
+                _cell(c.metrics["scale"]),
+                _cell(c.metrics["scale_matched"]),
+                _cell(c.metrics["saturation"], percent=False),
+            )
+            for c in result.classes
+        ],
+    )
     summary = ", ".join(
         f"{name.replace('_', ' ')} {_cell(delta)}" for name, delta in result.dataset.items()
     )

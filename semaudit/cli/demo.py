@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from semaudit.backbones import BUNDLED
-from semaudit.cli._app import app, out
+from semaudit.cli._app import app, examples, out
 from semaudit.cli.scan import run_scan, show_result
 
 
@@ -17,7 +17,9 @@ def sample_root() -> Path:
     return Path(str(resources.files("semaudit") / "sample" / "fashion-mnist-lt"))
 
 
-@app.command()
+@app.command(
+    epilog=examples("semaudit demo", "semaudit demo --out /tmp/demo -q"),
+)
 def demo(
     out_dir: Path = typer.Option(
         Path("semaudit-demo"), "--out", "-o", help="Where to write the audit and report."

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from semaudit.cli._app import app, out, print_json
+from semaudit.cli._app import app, examples, out, print_json, print_table
 
 
-@app.command()
+@app.command(epilog=examples("semaudit models", "semaudit models --all --json"))
 def models(
     show_all: bool = typer.Option(
         False, "--all", help="Every OpenCLIP tag, not only those present here."
@@ -15,8 +15,6 @@ def models(
     json_output: bool = typer.Option(False, "--json", help="Machine-readable list on stdout."),
 ) -> None:
     """List backbones with their embedding dimension and whether their weights are here."""
-    from rich.table import Table
-
     from semaudit.backbones import DEFAULT_CLIP, list_backbones
 
     rows = list_backbones()
@@ -24,17 +22,21 @@ def models(
     if json_output:
         print_json(shown)
         return
-    table = Table(title="backbones (--backbone NAME)", title_justify="left")
-    for name in ("id", "dim", "weights here", "description"):
-        table.add_column(name)
-    for row in shown:
-        table.add_row(
-            row["id"],
-            str(row["dim"]),
-            "yes" if row["weights_present"] else "no",
-            row["description"],
-        )
-    out.print(table)
+    print_table(
+        "backbones (--backbone NAME)",
+        ("id", "dim", "weights here", "description"),
+        [
+            (
+                row["id"],
+                str(row["dim"]),
+                "yes" if row["weights_present"] else "no",
+                row["description"],
+            )
+            for row in shown
+        ],
+        right=(1,),
+        wrap=(3,),
+    )
     if not show_all:
         out.print(
             f"{len(rows) - len(shown)} more OpenCLIP tags: semaudit models --all; "

@@ -6,14 +6,26 @@ from pathlib import Path
 
 import typer
 
-from semaudit.cli._app import app, out, print_json
+from semaudit.cli._app import app, examples, out, print_json
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "semaudit report audit",
+        "semaudit report audit --out report --format html,png",
+        "semaudit report audit --format md -q   # report.md for a pull-request comment",
+    )
+)
 def report(
-    audit: Path = typer.Argument(..., help="Audit directory written by `semaudit scan`."),
+    audit: Path = typer.Argument(
+        ..., help="Audit directory of `semaudit scan` (or run directory of `semaudit train`)."
+    ),
     out_dir: Path | None = typer.Option(
-        None, "--out", "-o", help="Where to write the report.", show_default="AUDIT/report"
+        None,
+        "--out",
+        "-o",
+        help="Where to write the report \\[default: AUDIT/report].",
+        show_default=False,
     ),
     formats: str = typer.Option(
         "html,png,md",
@@ -23,6 +35,7 @@ def report(
         "png (figures/*.png), md (short summary for a pull request).",
     ),
     json_output: bool = typer.Option(False, "--json", help="Written paths as JSON on stdout."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing unless it fails."),
 ) -> None:
     """Render a self-contained HTML report, PNG figures and a Markdown summary of an audit."""
     from semaudit.report import render_report
@@ -36,6 +49,8 @@ def report(
             "markdown": str(result.markdown) if result.markdown else None,
             "figures": [str(p) for p in result.figures],
         })  # fmt: skip
+        return
+    if quiet:
         return
     for path in result.paths():
         out.print(str(path), markup=False, highlight=False)

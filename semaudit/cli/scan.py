@@ -1,16 +1,118 @@
-"""``semaudit scan``: embed a dataset and write its audit directory."""
+"""``semaudit scan``: embed a dataset and write its audit directory.
+
+Every ``ScanConfig`` setting that has a flag is declared once, in ``SCAN_OPTIONS`` (flag, help,
+help panel); the command's signature is built from that table and its default text is read
+from ``ScanConfig``, so a new setting touches ``ScanConfig`` and one row here (or ``CONFIG_ONLY``).
+"""
 
 from __future__ import annotations
 
+import inspect
+import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from semaudit.cli._app import app, class_column_width, out, plain, print_json
+from semaudit.cli._app import app, examples, out, plain, print_json, print_table
 from semaudit.cli._options import scan_config
 from semaudit.cli._progress import ScanProgress
+from semaudit.scanner.config import ScanConfig
 from semaudit.values import finite
+
+INPUT, BACKBONE, STATS, OUTPUT = "Input", "Backbone and speed", "Statistics", "Output"
+
+
+@dataclass(frozen=True)
+class ScanOption:
+    """One ``ScanConfig`` field as a ``scan`` flag. ``default`` overrides the shown default."""
+
+    field: str
+    flags: tuple[str, ...]
+    help: str
+    panel: str
+    default: str | None = None
+
+
+SCAN_OPTIONS = (
+    ScanOption(
+        "backbone",
+        ("--backbone", "-b"),
+        "auto | efficientnet-lite0 | openclip:MODEL/TAG | torchvision:NAME | pixels "
+        "(list: semaudit models).",
+        BACKBONE,
+        "auto: OpenCLIP ViT-B-32 when its weights are here, else efficientnet-lite0",
+    ),
+    ScanOption("weights", ("--weights",), "Local .pt / .safetensors weights.", BACKBONE, "none"),
+    ScanOption("device", ("--device",), "auto | cpu | cuda[:N].", BACKBONE),
+    ScanOption(
+        "batch_size",
+        ("--batch-size",),
+        "Images per forward pass.",
+        BACKBONE,
+        "GPU 256; CPU 8 for CNNs, 64 for ViTs",
+    ),
+    ScanOption("workers", ("--workers",), "Decoding processes.", BACKBONE, "spare cores, ≤ 8"),
+    ScanOption("dtype", ("--dtype",), "Stored embeddings: float16 | float32.", BACKBONE),
+    ScanOption(
+        "alpha",
+        ("--alpha",),
+        "Coding-rate α; 1 with --no-normalize is the authors' volume.",
+        STATS,
+        "d, the embedding dimension",
+    ),
+    ScanOption("normalize", ("--normalize/--no-normalize",), "L2-normalise features.", STATS),
+    ScanOption("min_images", ("--min-images",), "Classes with fewer images are flagged.", STATS),
+    ScanOption(
+        "draws", ("--draws",), "Random subsets per curve point and for matched scale.", STATS
+    ),
+    ScanOption(
+        "target_saturation", ("--target-saturation",), "Saturation need_more aims at.", STATS
+    ),
+    ScanOption(
+        "matched_m",
+        ("--matched-m",),
+        "Subset size m* for matched scale.",
+        STATS,
+        "smallest eligible class",
+    ),
+    ScanOption("gamma", ("--gamma",), "Exponent of the balanced weights (1/S)^γ.", STATS),
+    ScanOption("probe", ("--probe/--no-probe",), "Cross-validated linear probe.", STATS),
+    ScanOption("seed", ("--seed",), "Seed of every random draw.", STATS),
+)
+
+
+CONFIG_ONLY = frozenset({"shard_size", "curve_points", "probe_folds", "probe_max_per_class"})
+"""``ScanConfig`` fields set only in ``[scan]`` or ``SEMAUDIT_SCAN_*``: tuning, not run flags."""
+
+
+def default_text(option: ScanOption) -> str:
+    """The default a user sees: the row's own text, else ``ScanConfig``'s value."""
+    if option.default is not None:
+        return option.default
+    value = getattr(ScanConfig(), option.field)
+    if isinstance(value, bool):
+        on, _, off = option.flags[0].partition("/")
+        return (on if value else off).lstrip("-")
+    return str(value)
+
+
+def _parameter(option: ScanOption) -> inspect.Parameter:
+    hint = typing.get_type_hints(ScanConfig)[option.field]
+    annotation = hint if type(None) in typing.get_args(hint) else hint | None
+    return inspect.Parameter(
+        option.field,
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=annotation,
+        default=typer.Option(
+            None,
+            *option.flags,
+            help=f"{option.help} [default: {default_text(option)}]",  # _app escapes brackets
+            rich_help_panel=option.panel,
+            show_default=False,
+        ),
+    )
 
 
 def run_scan(
@@ -42,11 +144,18 @@ def run_scan(
 
 def _fmt(value: Any, spec: str = ".2f") -> str:
     number = finite(value)
+    return "n/a" if number is None else format(number, spec)
+
+
+def _cell(value: Any, spec: str = ".2f") -> str:
+    number = finite(value)
     return "" if number is None else format(number, spec)
 
 
 def show_result(result: Any, json_output: bool) -> None:
     """Per-class table and recommendations on stdout (or the summary as JSON)."""
+    from semaudit.stats.recommend import need_more_label, saturation_label
+
     analysis = result.analysis
     if json_output:
         print_json(
@@ -62,34 +171,31 @@ def show_result(result: Any, json_output: bool) -> None:
             }
         )
         return
-    from rich.table import Table
-
-    table = Table(
-        title=plain(f"semantic scale per class ({result.backbone})"), title_justify="left"
-    )
-    for name in ("class", "n", "scale", "matched", "saturation", "need more", "probe acc", "flags"):
-        table.add_column(name, justify="left" if name in ("class", "flags") else "right")
-    table.columns[0].min_width = class_column_width(analysis.classes["class"])
-    for row in analysis.classes.itertuples(index=False):
-        table.add_row(
-            plain(row[0]),
-            str(row.n),
-            _fmt(row.scale),
-            _fmt(row.scale_matched),
-            _fmt(row.saturation, ".0%"),
-            _fmt(row.need_more, ".0f"),
-            _fmt(row.probe_accuracy, ".0%"),
-            str(row.flags or ""),
+    rows = [
+        (
+            plain(record["class"]),
+            str(record["n"]),
+            _cell(record["scale"]),
+            _cell(record["scale_matched"]),
+            saturation_label(record),
+            need_more_label(record),
+            _cell(record["probe_accuracy"], ".0%"),
+            str(record["flags"] if isinstance(record["flags"], str) else ""),
         )
-    out.print(table)
+        for record in analysis.classes.to_dict("records")
+    ]
+    print_table(
+        f"semantic scale per class ({result.backbone})",
+        ("class", "n", "scale", "matched", "saturation", "need more", "probe acc", "flags"),
+        rows,
+        right=(1, 2, 3, 4, 5, 6),
+        wrap=(7,),
+    )
     recs = analysis.summary.get("recommendations") or []
     if recs:
-        rec_table = Table(title="recommendations", title_justify="left", show_header=False)
-        rec_table.add_column("#", justify="right")
-        rec_table.add_column("what to do")
+        out.print("recommendations", markup=False)
         for i, rec in enumerate(recs, 1):
-            rec_table.add_row(str(i), plain(rec["text"]))
-        out.print(rec_table)
+            out.print(f"{i:>3}. ", plain(rec["text"]), sep="")
     s = analysis.summary
     out.print(
         f"{result.n_images} images in {result.n_classes} classes, {result.n_skipped} skipped; "
@@ -101,105 +207,90 @@ def show_result(result: Any, json_output: bool) -> None:
     )
 
 
-@app.command()
-def scan(
+def _scan(
     data: Path | None = typer.Argument(
-        None, help="Folder with one sub-folder per class.", show_default=False
+        None,
+        metavar="DATA",
+        help="Folder with one sub-folder per class (or the root of --manifest paths).",
+        show_default=False,
     ),
-    out_dir: Path = typer.Option(Path("audit"), "--out", "-o", help="Audit directory to write."),
     manifest: Path | None = typer.Option(
         None,
         "--manifest",
         help="CSV/parquet with path,label[,split] (DATA is then the root for relative paths).",
+        rich_help_panel=INPUT,
+        show_default=False,
     ),
     split: str | None = typer.Option(
-        None, "--split", help="Use only manifest rows whose split column equals this."
+        None,
+        "--split",
+        help="Use only manifest rows whose split column equals this.",
+        rich_help_panel=INPUT,
+        show_default=False,
     ),
     allow_outside_root: bool = typer.Option(
-        False, "--allow-outside-root", help="Accept manifest paths outside the data root."
-    ),
-    backbone: str | None = typer.Option(
-        None,
-        "--backbone",
-        "-b",
-        help="auto | efficientnet-lite0 | openclip:MODEL/TAG | torchvision:NAME | pixels.",
-    ),
-    weights: str | None = typer.Option(
-        None, "--weights", help="Local .pt / .safetensors weights for the backbone."
-    ),
-    device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda[:N]."),
-    batch_size: int | None = typer.Option(
-        None,
-        "--batch-size",
-        help="Images per forward pass [default: GPU 256; CPU 8 for CNNs, 64 for ViTs].",
-    ),
-    workers: int | None = typer.Option(
-        None, "--workers", help="Decoding processes [default: spare cores, ≤ 8]."
-    ),
-    alpha: float | None = typer.Option(
-        None,
-        "--alpha",
-        help="Coding-rate α [default: d]; 1 with --no-normalize is the authors' volume.",
-    ),
-    normalize: bool | None = typer.Option(
-        None, "--normalize/--no-normalize", help="L2-normalise features [default: on]."
-    ),
-    min_images: int | None = typer.Option(
-        None, "--min-images", help="Classes with fewer images are flagged [default: 5]."
-    ),
-    draws: int | None = typer.Option(
-        None, "--draws", help="Random subsets per curve point and for matched scale [default: 10]."
-    ),
-    target_saturation: float | None = typer.Option(
-        None, "--target-saturation", help="Saturation that need_more aims at [default: 0.9]."
-    ),
-    matched_m: int | None = typer.Option(
-        None,
-        "--matched-m",
-        help="Subset size m* for matched scale [default: smallest eligible class].",
-    ),
-    gamma: float | None = typer.Option(
-        None, "--gamma", help="Exponent of the balanced weights (1/S)^γ [default: 1]."
-    ),
-    probe: bool | None = typer.Option(
-        None, "--probe/--no-probe", help="Cross-validated linear probe [default: on]."
-    ),
-    seed: int | None = typer.Option(None, "--seed", help="Seed of every random draw [default: 0]."),
-    dtype: str | None = typer.Option(
-        None, "--dtype", help="Stored embeddings: float16 | float32 [default: float16]."
+        False,
+        "--allow-outside-root",
+        help="Accept manifest paths outside the data root.",
+        rich_help_panel=INPUT,
     ),
     config_file: Path | None = typer.Option(
-        None, "--config", help="TOML file with a [scan] table."
+        None,
+        "--config",
+        help="TOML file with a [scan] table [default: semaudit.toml, or pyproject.toml with "
+        "[tool.semaudit.scan], found from the working directory up].",
+        rich_help_panel=INPUT,
+        show_default=False,
     ),
-    json_output: bool = typer.Option(False, "--json", help="Machine-readable summary on stdout."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    out_dir: Path = typer.Option(
+        Path("audit"), "--out", "-o", help="Audit directory to write.", rich_help_panel=OUTPUT
+    ),
+    json_output: bool = typer.Option(
+        False, "--json", help="Machine-readable summary on stdout.", rich_help_panel=OUTPUT
+    ),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="No progress bar.", rich_help_panel=OUTPUT
+    ),
+    **settings: Any,
 ) -> None:
     """Embed every image and write per-class semantic-scale statistics to an audit directory."""
-    flags = {
-        "backbone": backbone,
-        "weights": weights,
-        "device": device,
-        "batch_size": batch_size,
-        "workers": workers,
-        "alpha": alpha,
-        "normalize": normalize,
-        "min_images": min_images,
-        "draws": draws,
-        "target_saturation": target_saturation,
-        "matched_m": matched_m,
-        "gamma": gamma,
-        "probe": probe,
-        "seed": seed,
-        "dtype": dtype,
-    }
     result = run_scan(
         data,
         out_dir,
-        flags,
+        {option.field: settings.get(option.field) for option in SCAN_OPTIONS},
         config_file=config_file,
         manifest=manifest,
         split=split,
         allow_outside_root=allow_outside_root,
         quiet=quiet,
     )
+    if result.analysis is None:  # a torchrun rank other than 0: rank 0 reports the audit
+        return
     show_result(result, json_output)
+    if not json_output:
+        out.print(f"Next: semaudit report {result.out}", markup=False)
+
+
+def _with_settings(func: Any) -> Any:
+    """``func`` with one keyword parameter per row of ``SCAN_OPTIONS`` (Typer reads these)."""
+    signature = inspect.signature(func)
+    fixed = [
+        p.replace(kind=p.KEYWORD_ONLY)
+        for p in signature.parameters.values()
+        if p.kind != p.VAR_KEYWORD
+    ]
+    at = [p.name for p in fixed].index("out_dir")  # the settings panels go before "Output"
+    settings = [_parameter(option) for option in SCAN_OPTIONS]
+    func.__signature__ = signature.replace(parameters=[*fixed[:at], *settings, *fixed[at:]])
+    return func
+
+
+scan = app.command(
+    "scan",
+    epilog=examples(
+        "semaudit scan data/train --out audit",
+        "semaudit scan --manifest train.csv --split train --out audit",
+        "semaudit scan data/train -b openclip:ViT-B-32/laion2b_s34b_b79k --device cuda",
+        "semaudit scan data/train --alpha 1 --no-normalize   # the first author's volume",
+    ),
+)(_with_settings(_scan))

@@ -11,18 +11,27 @@ from pathlib import Path
 
 from semaudit.errors import InputError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+# torchvision ImageFolder's extensions (a folder it reads gives the same classes and counts
+# here), plus .gif
+IMAGE_EXTENSIONS = (
+    ".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class ImageItem:
-    """One image to embed: ``path`` relative to the data root (POSIX), its class and file facts."""
+    """One image to embed: ``path`` relative to the data root (POSIX), its class and file facts.
+
+    A member of a ``.tar`` shard has ``abspath`` = the archive and ``offset`` = where its bytes
+    start in it (``size`` bytes); a plain file has ``offset = -1``.
+    """
 
     path: str
     label: str
     abspath: Path
     size: int
     mtime: int
+    offset: int = -1
 
 
 @dataclass(frozen=True)
@@ -126,6 +135,32 @@ def _no_images(where: Path) -> InputError:
     )
 
 
+SPLIT_NAMES = frozenset({"train", "training", "val", "valid", "validation", "dev", "test", "eval"})
+
+
+def _check_layout(
+    root: Path, classes: list[str], items: list[ImageItem], skipped: list[tuple[str, str]]
+) -> None:
+    """The two wrong folders a newcomer points at: one class folder, and a split root."""
+    loose = sum(1 for _, reason in skipped if reason == "not inside a class folder")
+    if not items and loose:
+        raise InputError(
+            f"{root} holds {loose} images but no class folders; semaudit needs one sub-folder "
+            f"per class: if {root.name} is one class, point at its parent ({root.parent}), or "
+            "pass --manifest FILE.csv."
+        )
+    if not items:
+        raise _no_images(root)
+    splits = [name for name in classes if name.lower() in SPLIT_NAMES]
+    if splits == classes and all(item.path.count("/") >= 2 for item in items):
+        first = next((s for s in splits if s.lower() in ("train", "training")), splits[0])
+        raise InputError(
+            f"{root} holds split folders ({', '.join(splits)}), not class folders; scan one "
+            f"split: semaudit scan {root / first} (its sub-folders are the classes), or pass "
+            "--manifest FILE.csv with a split column."
+        )
+
+
 def discover_folder(root: str | os.PathLike[str]) -> Inventory:
     """A class-per-folder tree: every non-hidden sub-folder of ``root`` is a class."""
     root = Path(root)
@@ -148,8 +183,7 @@ def discover_folder(root: str | os.PathLike[str]) -> Inventory:
             items.extend(_walk_class(root, entry, entry.name, skipped, outer))
         elif _is_image_name(entry.name):
             skipped.append((entry.name, "not inside a class folder"))
-    if not items:
-        raise _no_images(root)
+    _check_layout(root, classes, items, skipped)
     return Inventory(root, sorted(items, key=lambda i: i.path), classes, skipped)
 
 

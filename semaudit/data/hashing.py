@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -20,6 +21,10 @@ def hash_items(items: Iterable[ImageItem], workers: int = 4) -> list[str | None]
 
     def one(item: ImageItem) -> str | None:
         try:
+            if item.offset >= 0:  # a member of a .tar shard: the hash of its bytes
+                from semaudit.data.tar import read_member
+
+                return hashlib.blake2b(read_member(item), digest_size=16).hexdigest()
             return file_hash(item.abspath)
         except OSError:
             return None

@@ -2,23 +2,22 @@
 
 Pure: no printing, no exit codes. Every configured rule yields one outcome per subject (the
 dataset, or each class): PASS, WARN, FAIL, or SKIP with a reason. A rule that could not be
-evaluated is a SKIP that says why, never a silent pass.
+evaluated is a SKIP that says why, never a silent pass; a gate whose every outcome is a SKIP
+has checked nothing, and does not pass unless ``allow_skipped`` says so.
 
-The parts live in their own modules and are re-exported here: the rule registry
-(:mod:`semaudit.gate.rules`), thresholds (:mod:`semaudit.gate.thresholds`), per-rule measurements
-(:mod:`semaudit.gate.measures`) and the JSON / JUnit serialisers (:mod:`semaudit.gate.output`).
+The parts live in their own modules and are re-exported here: the rule registry, which carries
+each rule's measure and suggestion policy (:mod:`semaudit.gate.rules`), thresholds
+(:mod:`semaudit.gate.thresholds`) and the JSON / JUnit serialisers (:mod:`semaudit.gate.output`).
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from semaudit.compare import ensure_comparable
-from semaudit.gate.measures import MEASURES as _MEASURES
 from semaudit.gate.measures import Measure as _Measure
 from semaudit.gate.measures import finite as _finite
 from semaudit.gate.measures import format_number
@@ -52,6 +51,7 @@ __all__ = [
 
 Status = Literal["PASS", "WARN", "FAIL", "SKIP"]
 STATUSES: tuple[Status, ...] = ("FAIL", "WARN", "PASS", "SKIP")
+NO_BASELINE = "no baseline audit given"
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,13 @@ class Outcome:
 
 @dataclass(frozen=True)
 class GateResult:
-    """All outcomes of one ``check``; ``status`` is the worst of FAIL > WARN > PASS."""
+    """All outcomes of one ``check``.
+
+    ``status`` is the worst of FAIL > WARN > PASS among the evaluated outcomes, or SKIP when
+    every outcome is a SKIP: the gate checked nothing (a one-class dataset under ratio rules,
+    baseline rules without a baseline). ``passed``: no FAIL, and something was checked unless
+    ``allow_skipped``.
+    """
 
     audit: str
     baseline: str | None
@@ -101,16 +107,25 @@ class GateResult:
     thresholds: Thresholds
     not_configured: tuple[str, ...]
     warn_only: bool
+    allow_skipped: bool = False
 
     @property
-    def status(self) -> Literal["PASS", "WARN", "FAIL"]:
+    def evaluated(self) -> int:
+        """How many outcomes were evaluated (not SKIP)."""
+        return sum(o.status != "SKIP" for o in self.outcomes)
+
+    @property
+    def status(self) -> Status:
         statuses = {o.status for o in self.outcomes}
+        if not statuses - {"SKIP"}:
+            return "SKIP"
         return "FAIL" if "FAIL" in statuses else "WARN" if "WARN" in statuses else "PASS"
 
     @property
     def passed(self) -> bool:
-        """No FAIL (warnings and skips allowed)."""
-        return self.status != "FAIL"
+        """No FAIL (warnings and skips allowed), and not everything skipped unless allowed."""
+        status = self.status
+        return status in ("PASS", "WARN") or (status == "SKIP" and self.allow_skipped)
 
     def counts(self) -> dict[str, int]:
         tally = Counter(o.status for o in self.outcomes)
@@ -179,11 +194,10 @@ def _evaluate_rule(
     name = rule.name
     placeholder = thresholds.rules.get(name) or Threshold(source="per-class")
     if rule.baseline and baseline is None:
-        reason = "no baseline audit given (check --baseline OLD_AUDIT)"
-        return [Outcome(name, None, "SKIP", None, None, reason, placeholder)]
+        return [Outcome(name, None, "SKIP", None, None, NO_BASELINE, placeholder)]
     outcomes = []
     seen = set()
-    for measure in _MEASURES[name](audit, baseline):
+    for measure in rule.measure(audit, baseline):
         if rule.level == "dataset":
             threshold = thresholds.rules[name]
         elif measure.class_name is None:  # a rule-wide skip ("probe not run")
@@ -208,14 +222,18 @@ def evaluate(
     thresholds: Thresholds | Mapping[str, Any],
     baseline: Audit | None = None,
     warn_only: bool = False,
+    allow_skipped: bool = False,
 ) -> GateResult:
     """Evaluate every configured rule; ``thresholds`` may be a ``[check]``-style mapping.
 
-    Raises ``AuditError`` when ``baseline`` was made with another backbone or settings.
+    ``warn_only`` / ``allow_skipped`` (or the same keys of ``thresholds``) report failures as
+    warnings / let a gate whose every outcome is a SKIP pass. Raises ``AuditError`` when
+    ``baseline`` was made with another backbone or settings.
     """
     if not isinstance(thresholds, Thresholds):
         thresholds = parse_thresholds(thresholds)
     warn_only = warn_only or thresholds.warn_only
+    allow_skipped = allow_skipped or thresholds.allow_skipped
     if baseline is not None:
         ensure_comparable(baseline, audit)
     configured = thresholds.configured()
@@ -235,59 +253,40 @@ def evaluate(
         thresholds=thresholds,
         not_configured=not_configured,
         warn_only=warn_only,
+        allow_skipped=allow_skipped,
     )
 
 
 # ------------------------------------------------------------------------------ suggestions
 
-_BASELINE_SUGGESTIONS: dict[str, dict[str, float]] = {
-    "max_scale_drop": {"warn": 0.05, "fail": 0.1},
-    "max_count_drop": {"warn": 0.1, "fail": 0.25},
-    "max_classes_removed": {"fail": 0},
-    "max_classes_added": {"warn": 0},
-}
 
-
-def _up(value: float, digits: int) -> float:
-    return math.ceil(value * 10**digits - 1e-9) / 10**digits
-
-
-def _down(value: float, digits: int) -> float:
-    return math.floor(value * 10**digits + 1e-9) / 10**digits
-
-
-def _suggest(rule: Rule, current: float, min_images: int) -> dict[str, float]:
-    if rule.unit == "ratio":
-        return {"warn": _up(current * 1.1, 2), "fail": _up(current * 1.25, 2)}
-    if rule.unit == "images":
-        fail = min(current, max(min_images, math.floor(current * 0.75)))
-        return {"warn": min(current, max(fail, math.floor(current * 0.9))), "fail": fail}
-    if rule.direction == "max":  # fractions: skipped files
-        warn = min(1.0, max(0.01, _up(current * 1.5, 3)))
-        return {"warn": warn, "fail": min(1.0, max(0.02, warn, _up(current * 2, 3)))}
-    return {"warn": _down(current * 0.95, 2), "fail": _down(current * 0.85, 2)}
+def _worst(rule: Rule, audit: Audit) -> tuple[float | None, str]:
+    """A non-baseline rule's worst value on ``audit``, or None and why there is none."""
+    measures = rule.measure(audit, None)
+    values = [m.value for m in measures if m.value is not None]
+    if not values:
+        return None, next((m.skip for m in measures if m.skip), "no value")
+    return (max(values) if rule.direction == "max" else min(values)), ""
 
 
 def suggest_thresholds(audit: Audit) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
     """A ``[check]`` table that this audit passes with headroom, and why rules were left out.
 
-    Dataset statistics get their current worst value plus headroom (ratios: warn +10 %, fail
-    +25 %; minimums: warn −5 %, fail −15 %); baseline rules get fixed starting points.
+    Each rule's ``suggest`` policy picks its levels from its current worst value (ratios: warn
+    +10 %, fail +25 %; minimums: warn −5 %, fail −15 %; see :mod:`semaudit.gate.suggest`);
+    baseline rules get fixed starting points.
     """
-    min_images = int(audit.meta.get("settings", {}).get("min_images") or 5)
+    settings = audit.meta.get("settings", {})
     table: dict[str, dict[str, float]] = {}
     left_out: dict[str, str] = {}
     for rule in list_rules():
-        if rule.baseline:
-            table[rule.name] = dict(_BASELINE_SUGGESTIONS[rule.name])
-            continue
-        measures = _MEASURES[rule.name](audit, None)
-        values = [m.value for m in measures if m.value is not None]
-        if not values:
-            left_out[rule.name] = next((m.skip for m in measures if m.skip), "no value")
-            continue
-        current = max(values) if rule.direction == "max" else min(values)
-        table[rule.name] = _suggest(rule, current, min_images)
+        current: float | None = None
+        if not rule.baseline:
+            current, why = _worst(rule, audit)
+            if current is None:
+                left_out[rule.name] = why
+                continue
+        table[rule.name] = rule.suggest(current, settings)
     return table, left_out
 
 
@@ -304,9 +303,7 @@ def suggest_config(audit: Audit, *, section: str = "check") -> str:
         inner = ", ".join(f"{k} = {format_number(v)}" for k, v in levels.items())
         note = "starting point for baseline comparisons"
         if not rule.baseline:
-            values = [m.value for m in _MEASURES[name](audit, None) if m.value is not None]
-            worst = max(values) if rule.direction == "max" else min(values)
-            note = f"now {format_number(worst)}"
+            note = f"now {format_number(_worst(rule, audit)[0])}"
         lines.append(f"{name} = {{ {inner} }}  # {note}")
     lines += [f"# {name}: left out ({reason})" for name, reason in left_out.items()]
     return "\n".join(lines) + "\n"

@@ -1,9 +1,11 @@
-"""Gate measurements: read each rule's value from an audit (and a baseline), per subject.
+"""Gate measurements: how a rule reads its value from an audit (and a baseline), per subject.
 
-One function per rule, registered in ``MEASURES`` under the rule's name. A measurement is a
-value for the dataset or for one class, or a ``skip`` reason when there is none, so the gate
-never passes a rule silently. Reads ``summary.json`` and ``classes.csv`` through the ``Audit``
-the caller loaded; imports nothing heavy.
+A measure is a function ``(audit, baseline) -> list[Measure]``; each rule of the registry
+(:mod:`semaudit.gate.rules`) carries one. This module holds the building blocks the registry
+composes: a dataset statistic from ``summary.json``, a per-class column, a change since the
+baseline, the set of classes. A measurement is a value for the dataset or for one class, or a
+``skip`` reason when there is none, so the gate never passes a rule silently. Imports nothing
+heavy.
 """
 
 from __future__ import annotations
@@ -15,9 +17,22 @@ from typing import TYPE_CHECKING, Any
 from semaudit.values import finite
 
 if TYPE_CHECKING:
-    from semaudit.store import Audit
+    from semaudit.store import Audit, Flag
 
-__all__ = ["MEASURES", "Measure", "finite", "format_number"]
+__all__ = [
+    "Measure",
+    "MeasureFn",
+    "class_column",
+    "class_rows",
+    "class_set_change",
+    "drop_since_baseline",
+    "finite",
+    "flags_of",
+    "format_number",
+    "probe_accuracy",
+    "saturation",
+    "summary_value",
+]
 
 
 @dataclass(frozen=True)
@@ -30,6 +45,10 @@ class Measure:
     skip: str = ""
 
 
+MeasureFn = Callable[["Audit", "Audit | None"], list[Measure]]
+"""How a rule reads its values: ``(audit, baseline or None) -> one Measure per subject``."""
+
+
 def format_number(value: float | None) -> str:
     """Compact display of a statistic: integers bare, others to 4 significant digits."""
     if value is None:
@@ -39,7 +58,24 @@ def format_number(value: float | None) -> str:
     return f"{value:.4g}"
 
 
-def _summary_measure(*path: str) -> Callable[[Audit, Audit | None], list[Measure]]:
+def class_rows(audit: Audit) -> list[dict[Hashable, Any]]:
+    """``classes.csv`` as records, sorted by class name."""
+    return sorted(audit.classes.to_dict(orient="records"), key=lambda row: str(row["class"]))
+
+
+def flags_of(row: Mapping[Hashable, Any]) -> set[Flag]:
+    """The flags of a ``classes.csv`` row (``few_images;no_fit`` → two flags)."""
+    from semaudit.store import Flag  # pandas: only when an audit is read anyway
+
+    return Flag.parse(row.get("flags"))
+
+
+# ------------------------------------------------------------------------------ building blocks
+
+
+def summary_value(*path: str) -> MeasureFn:
+    """One dataset value at ``path`` in ``summary.json``; undefined values skip with the reason."""
+
     def measure(audit: Audit, baseline: Audit | None) -> list[Measure]:
         value: Any = audit.summary
         for part in path:
@@ -59,30 +95,35 @@ def _summary_measure(*path: str) -> Callable[[Audit, Audit | None], list[Measure
     return measure
 
 
-def _class_rows(audit: Audit) -> list[dict[Hashable, Any]]:
-    return sorted(audit.classes.to_dict(orient="records"), key=lambda row: str(row["class"]))
+def class_column(column: str, *, missing: str = "") -> MeasureFn:
+    """One value per class from ``classes.csv``; a missing value skips (``missing`` says why)."""
+
+    def measure(audit: Audit, baseline: Audit | None) -> list[Measure]:
+        found = []
+        for row in class_rows(audit):
+            value = finite(row.get(column))
+            skip = "" if value is not None else missing or f"no {column} in classes.csv"
+            found.append(Measure(str(row["class"]), value, skip=skip))
+        return found
+
+    return measure
 
 
-def _flags(row: Mapping[Hashable, Any]) -> list[str]:
-    return [f for f in str(row.get("flags") or "").split(";") if f]
+def saturation(audit: Audit, baseline: Audit | None) -> list[Measure]:
+    """Each class's S(n)/S∞, with the images it needs to reach the target saturation."""
+    from semaudit.store import Flag
 
-
-def _measure_images(audit: Audit, baseline: Audit | None) -> list[Measure]:
-    return [Measure(str(row["class"]), finite(row["n"])) for row in _class_rows(audit)]
-
-
-def _measure_saturation(audit: Audit, baseline: Audit | None) -> list[Measure]:
     target = audit.meta.get("settings", {}).get("target_saturation")
     measures = []
-    for row in _class_rows(audit):
-        value, flags = finite(row["saturation"]), _flags(row)
+    for row in class_rows(audit):
+        value, flags = finite(row["saturation"]), flags_of(row)
         if value is None:
-            if "empty" in flags:
+            if Flag.EMPTY in flags:
                 reason = "class is empty: saturation not fitted"
-            elif "few_images" in flags:
-                reason = "class flagged few_images: saturation not fitted"
-            elif "no_fit" in flags:
-                reason = "curve fit failed (no_fit): saturation unknown"
+            elif Flag.FEW_IMAGES in flags:
+                reason = f"class flagged {Flag.FEW_IMAGES}: saturation not fitted"
+            elif Flag.NO_FIT in flags:
+                reason = f"curve fit failed ({Flag.NO_FIT}): saturation unknown"
             else:
                 reason = "no saturation in classes.csv"
             measures.append(Measure(str(row["class"]), None, skip=reason))
@@ -95,27 +136,39 @@ def _measure_saturation(audit: Audit, baseline: Audit | None) -> list[Measure]:
     return measures
 
 
-def _measure_probe(audit: Audit, baseline: Audit | None) -> list[Measure]:
+def probe_accuracy(audit: Audit, baseline: Audit | None) -> list[Measure]:
+    """Each class's probe accuracy; one rule-wide skip when the scan ran without the probe."""
+    from semaudit.store import Flag
+
     if not audit.summary.get("probe") or audit.classes["probe_accuracy"].isna().all():
-        return [Measure(None, None, skip="probe not run (scan with --probe)")]
+        eligible = audit.summary.get("n_eligible")
+        if audit.meta.get("settings", {}).get("probe") is False:
+            reason = "probe not run (the audit was scanned with probe off)"
+        elif isinstance(eligible, int) and eligible < 2:
+            reason = f"probe not run: fewer than two eligible classes (n_eligible = {eligible})"
+        else:
+            reason = "probe not run: the audit has no probe results"
+        return [Measure(None, None, skip=reason)]
     measures = []
-    for row in _class_rows(audit):
+    for row in class_rows(audit):
         value = finite(row["probe_accuracy"])
         reason = "" if value is not None else "no probe accuracy for this class"
-        flagged = sorted({"few_images", "empty"} & set(_flags(row)))
+        flagged = sorted({Flag.FEW_IMAGES, Flag.EMPTY} & flags_of(row))
         if value is None and flagged:
-            reason = f"class flagged {flagged[0]}: not probed"
+            reason = f"class flagged {flagged[0].value}: not probed"
         measures.append(Measure(str(row["class"]), value, skip=reason))
     return measures
 
 
-def _drop(column: str, unit: str) -> Callable[[Audit, Audit | None], list[Measure]]:
+def drop_since_baseline(column: str, unit: str) -> MeasureFn:
+    """Each class's relative loss of ``column`` since the baseline; a removed class lost 1."""
+
     def measure(audit: Audit, baseline: Audit | None) -> list[Measure]:
         assert baseline is not None
-        new = {str(r["class"]): finite(r[column]) for r in _class_rows(audit)}
+        new = {str(r["class"]): finite(r.get(column)) for r in class_rows(audit)}
         measures = []
-        for row in _class_rows(baseline):
-            name, before = str(row["class"]), finite(row[column])
+        for row in class_rows(baseline):
+            name, before = str(row["class"]), finite(row.get(column))
             if name not in new:
                 was = f"; baseline {format_number(before)} {unit}" if before is not None else ""
                 measures.append(Measure(name, 1.0, detail=f"class removed{was}"))
@@ -128,14 +181,16 @@ def _drop(column: str, unit: str) -> Callable[[Audit, Audit | None], list[Measur
                 assert after is not None
                 detail = f"{format_number(before)} → {format_number(after)} {unit}"
                 measures.append(Measure(name, (before - after) / before, detail=detail))
-        for name in sorted(new.keys() - {str(r["class"]) for r in _class_rows(baseline)}):
+        for name in sorted(new.keys() - {str(r["class"]) for r in class_rows(baseline)}):
             measures.append(Measure(name, None, skip="class added since the baseline"))
         return sorted(measures, key=lambda m: str(m.class_name))
 
     return measure
 
 
-def _class_set_change(removed: bool) -> Callable[[Audit, Audit | None], list[Measure]]:
+def class_set_change(*, removed: bool) -> MeasureFn:
+    """How many classes were removed (or added) since the baseline, naming them."""
+
     def measure(audit: Audit, baseline: Audit | None) -> list[Measure]:
         assert baseline is not None
         now = {str(c) for c in audit.classes["class"]}
@@ -146,18 +201,3 @@ def _class_set_change(removed: bool) -> Callable[[Audit, Audit | None], list[Mea
         return [Measure(None, float(len(changed)), detail=detail)]
 
     return measure
-
-
-MEASURES: dict[str, Callable[[Audit, Audit | None], list[Measure]]] = {
-    "max_count_ratio": _summary_measure("count", "max_min_ratio"),
-    "max_scale_ratio": _summary_measure("scale", "max_min_ratio"),
-    "max_matched_scale_ratio": _summary_measure("scale_matched", "max_min_ratio"),
-    "min_images_per_class": _measure_images,
-    "min_saturation": _measure_saturation,
-    "max_skipped_fraction": _summary_measure("skipped_fraction"),
-    "max_scale_drop": _drop("scale", "bits"),
-    "max_count_drop": _drop("n", "images"),
-    "max_classes_removed": _class_set_change(removed=True),
-    "max_classes_added": _class_set_change(removed=False),
-    "min_probe_accuracy": _measure_probe,
-}

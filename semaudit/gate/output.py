@@ -15,13 +15,18 @@ CHECK_SCHEMA_VERSION = 1
 
 
 def result_to_dict(result: GateResult, *, config: str | None = None) -> dict[str, Any]:
-    """The ``check --json`` document (schema ``CHECK_SCHEMA_VERSION``, see docs/ci.md)."""
+    """The ``check --json`` document (schema ``CHECK_SCHEMA_VERSION``, see docs/ci.md).
+
+    ``status`` is PASS, WARN, FAIL, or SKIP when every result was skipped (nothing checked).
+    """
     return {
         "schema_version": CHECK_SCHEMA_VERSION,
         "kind": "semaudit-check",
         "status": result.status,
         "passed": result.passed,
         "warn_only": result.warn_only,
+        "allow_skipped": result.allow_skipped,
+        "evaluated": result.evaluated,
         "audit": result.audit,
         "baseline": result.baseline,
         "config": config,

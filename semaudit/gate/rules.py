@@ -1,8 +1,12 @@
-"""Gate rules: the registry every consumer reads (gate, CLI flags, docs table).
+"""Gate rules: the registry every consumer reads (gate, CLI flags and env vars, docs table).
 
 A rule is one statistic with a direction: ``max`` rules fail when the value is above their
-limit, ``min`` rules when it is below. Its levels live in :mod:`semaudit.gate.thresholds`; how its
-value is read from an audit, in :mod:`semaudit.gate.measures`.
+limit, ``min`` rules when it is below. Its record carries everything about it: how its value is
+read from an audit (``measure``, built from :mod:`semaudit.gate.measures`), how ``check
+--suggest`` picks its levels (``suggest``, from :mod:`semaudit.gate.suggest`), its bounds, unit
+and wording. Adding a rule is adding one record here (and its test); the CLI flag, the
+``SEMAUDIT_CHECK_<RULE>`` variable, the config key and the docs table follow from it. Its levels
+live in :mod:`semaudit.gate.thresholds`.
 """
 
 from __future__ import annotations
@@ -11,6 +15,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from semaudit.errors import ConfigError
+from semaudit.gate import measures
+from semaudit.gate import suggest as policy
+from semaudit.gate.measures import MeasureFn
+from semaudit.gate.suggest import SuggestFn
 
 if TYPE_CHECKING:
     from semaudit.gate.thresholds import Threshold
@@ -31,7 +39,11 @@ Level = Literal["dataset", "class"]
 
 @dataclass(frozen=True)
 class Rule:
-    """One gated statistic and everything needed to gate, document and report it."""
+    """One gated statistic and everything needed to gate, document and report it.
+
+    ``measure`` reads its values from an audit (and the baseline, for ``baseline`` rules);
+    ``suggest`` picks the levels ``check --suggest`` proposes from its current worst value.
+    """
 
     name: str
     statistic: str
@@ -39,6 +51,8 @@ class Rule:
     unit: str
     description: str
     level: Level
+    measure: MeasureFn
+    suggest: SuggestFn
     baseline: bool = False
     bounds: tuple[float | None, float | None] = (0.0, None)
     integer: bool = False
@@ -51,7 +65,7 @@ class Rule:
 
     @property
     def env(self) -> str:
-        return "SEMAUDIT_CHECK_" + self.name.upper()
+        return ENV_PREFIX + self.name.upper()
 
     @property
     def comparator(self) -> str:
@@ -71,6 +85,8 @@ _RULES: tuple[Rule, ...] = (
         "ratio",
         "Largest over smallest image count among eligible classes.",
         "dataset",
+        measure=measures.summary_value("count", "max_min_ratio"),
+        suggest=policy.ratio_headroom,
         bounds=(1.0, None),
         label="count ratio",
     ),
@@ -81,6 +97,8 @@ _RULES: tuple[Rule, ...] = (
         "ratio",
         "Largest over smallest semantic scale among eligible classes.",
         "dataset",
+        measure=measures.summary_value("scale", "max_min_ratio"),
+        suggest=policy.ratio_headroom,
         bounds=(1.0, None),
         label="scale ratio",
     ),
@@ -92,6 +110,8 @@ _RULES: tuple[Rule, ...] = (
         "Largest over smallest count-matched semantic scale (every class at m* images): "
         "the scale imbalance that counts do not explain.",
         "dataset",
+        measure=measures.summary_value("scale_matched", "max_min_ratio"),
+        suggest=policy.ratio_headroom,
         bounds=(1.0, None),
         label="matched scale ratio",
     ),
@@ -102,6 +122,8 @@ _RULES: tuple[Rule, ...] = (
         "images",
         "Images in each class.",
         "class",
+        measure=measures.class_column("n"),
+        suggest=policy.image_floor,
         integer=True,
         label="images",
     ),
@@ -112,6 +134,8 @@ _RULES: tuple[Rule, ...] = (
         "fraction",
         "Each class's S(n)/S∞: how close its semantic scale is to its fitted asymptote.",
         "class",
+        measure=measures.saturation,
+        suggest=policy.fraction_floor,
         bounds=(0.0, 1.0),
         label="saturation",
     ),
@@ -122,6 +146,8 @@ _RULES: tuple[Rule, ...] = (
         "fraction",
         "Share of files the scan skipped (unreadable, truncated, not an image, …).",
         "dataset",
+        measure=measures.summary_value("skipped_fraction"),
+        suggest=policy.fraction_ceiling,
         bounds=(0.0, 1.0),
         label="skipped fraction",
     ),
@@ -133,6 +159,8 @@ _RULES: tuple[Rule, ...] = (
         "Each class's relative loss of semantic scale since the baseline; "
         "a removed class has lost 1.",
         "class",
+        measure=measures.drop_since_baseline("scale", "bits"),
+        suggest=policy.fixed(warn=0.05, fail=0.1),
         baseline=True,
         bounds=(0.0, 1.0),
         label="scale drop",
@@ -144,6 +172,8 @@ _RULES: tuple[Rule, ...] = (
         "fraction",
         "Each class's relative loss of images since the baseline; a removed class has lost 1.",
         "class",
+        measure=measures.drop_since_baseline("n", "images"),
+        suggest=policy.fixed(warn=0.1, fail=0.25),
         baseline=True,
         bounds=(0.0, 1.0),
         label="count drop",
@@ -155,6 +185,8 @@ _RULES: tuple[Rule, ...] = (
         "classes",
         "Classes removed since the baseline.",
         "dataset",
+        measure=measures.class_set_change(removed=True),
+        suggest=policy.fixed(fail=0),
         baseline=True,
         integer=True,
         label="classes removed",
@@ -166,6 +198,8 @@ _RULES: tuple[Rule, ...] = (
         "classes",
         "Classes added since the baseline.",
         "dataset",
+        measure=measures.class_set_change(removed=False),
+        suggest=policy.fixed(warn=0),
         baseline=True,
         integer=True,
         label="classes added",
@@ -177,6 +211,8 @@ _RULES: tuple[Rule, ...] = (
         "fraction",
         "Each class's cross-validated linear-probe accuracy (needs `scan --probe`).",
         "class",
+        measure=measures.probe_accuracy,
+        suggest=policy.fraction_floor,
         bounds=(0.0, 1.0),
         label="probe accuracy",
     ),

@@ -1,15 +1,17 @@
 """Gate thresholds: the ``warn`` / ``fail`` levels of each rule, validated and overlaid.
 
 Each rule can have a ``warn`` and a ``fail`` level, set dataset-wide (config table,
-``SEMAUDIT_CHECK_<RULE>``, ``--flag``) or, for class rules, per class
+``SEMAUDIT_CHECK_<RULE>``, command-line flags) or, for class rules, per class
 (``[check.classes."name"]``). A rule with no level anywhere is not configured and not
-evaluated. Precedence: config file < environment < flags.
+evaluated. Two switches sit beside the rules: ``warn_only`` (report failures as warnings) and
+``allow_skipped`` (accept a gate whose every result was skipped). Precedence: config file <
+environment < flags.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,12 +21,16 @@ from semaudit.errors import ConfigError, SemauditError, UsageError
 from semaudit.gate.rules import ENV_PREFIX, Rule, get_rule, list_rules
 
 __all__ = [
+    "SWITCHES",
     "Threshold",
     "Thresholds",
     "parse_threshold",
     "parse_thresholds",
     "resolve_thresholds",
 ]
+
+SWITCHES = ("warn_only", "allow_skipped")
+"""The boolean keys of a ``[check]`` table beside the rules (also ``SEMAUDIT_CHECK_<KEY>``)."""
 
 
 @dataclass(frozen=True)
@@ -54,11 +60,16 @@ class Threshold:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Resolved gate configuration: dataset-wide levels and per-class overrides."""
+    """Resolved gate configuration: dataset-wide levels, per-class overrides and switches.
+
+    ``warn_only`` reports every FAIL as a WARN; ``allow_skipped`` lets a gate pass when every
+    one of its results is a SKIP (otherwise such a gate has checked nothing and does not pass).
+    """
 
     rules: Mapping[str, Threshold] = field(default_factory=dict)
     classes: Mapping[str, Mapping[str, Threshold]] = field(default_factory=dict)
     warn_only: bool = False
+    allow_skipped: bool = False
 
     def configured(self) -> list[str]:
         """Rule names with a level somewhere, in registry order."""
@@ -70,12 +81,26 @@ class Thresholds:
         override = self.classes.get(name, {}).get(rule)
         return override if override is not None else self.rules.get(rule)
 
-    def overlay(self, rules: Mapping[str, Threshold], *, warn_only: bool = False) -> Thresholds:
-        """Dataset-wide levels from a higher-precedence source (env, flags) laid over ours."""
+    def overlay(
+        self,
+        rules: Mapping[str, Threshold],
+        *,
+        warn_only: bool | None = None,
+        allow_skipped: bool | None = None,
+    ) -> Thresholds:
+        """Levels and switches from a higher-precedence source (env, flags) laid over ours.
+
+        A switch left at None keeps our value; True or False replaces it.
+        """
         merged = dict(self.rules)
         for name, threshold in rules.items():
             merged[name] = merged[name].overlay(threshold) if name in merged else threshold
-        return replace(self, rules=merged, warn_only=self.warn_only or warn_only)
+        return replace(
+            self,
+            rules=merged,
+            warn_only=self.warn_only if warn_only is None else warn_only,
+            allow_skipped=self.allow_skipped if allow_skipped is None else allow_skipped,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +110,7 @@ class Thresholds:
                 for c, table in self.classes.items()
             },
             "warn_only": self.warn_only,
+            "allow_skipped": self.allow_skipped,
         }
 
 
@@ -146,7 +172,7 @@ def _allowed_keys() -> dict[str, Any]:
     return {
         **{r.name: levels for r in list_rules()},
         "classes": {"*": per_class},
-        "warn_only": None,
+        **dict.fromkeys(SWITCHES),
     }
 
 
@@ -169,9 +195,10 @@ def parse_thresholds(
         for name, value in table.items()
         if name in known
     }
-    warn_only = table.get("warn_only", False)
-    if not isinstance(warn_only, bool):
-        raise ConfigError(f"{where}.warn_only{in_file} must be true or false; got {warn_only!r}.")
+    switches = {key: table.get(key, False) for key in SWITCHES}
+    for key, value in switches.items():
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}.{key}{in_file} must be true or false; received {value!r}.")
     classes_table = table.get("classes", {})
     if not isinstance(classes_table, Mapping):
         raise ConfigError(f"{where}.classes{in_file} must be a table of class names.")
@@ -184,7 +211,7 @@ def parse_thresholds(
             name: _parse_override(get_rule(name), value, f"{at}.{name}", in_file, label)
             for name, value in overrides.items()
         }
-    return Thresholds(rules=rules, classes=classes, warn_only=warn_only)
+    return Thresholds(rules=rules, classes=classes, **switches)
 
 
 def _parse_override(rule: Rule, value: Any, key: str, in_file: str, source: str) -> Threshold:
@@ -204,31 +231,35 @@ def resolve_thresholds(
     source: Path | None = None,
     env: Mapping[str, str] | None = None,
     flags: Mapping[str, float | None] | None = None,
+    flag_label: Callable[[Rule], str] = lambda rule: rule.name,
 ) -> Thresholds:
     """Overlay file < environment < flags into one ``Thresholds`` (no I/O).
 
-    ``table`` is the ``[check]`` table read from ``source``; ``env`` maps rule names (and
-    ``warn_only``) to raw ``SEMAUDIT_CHECK_*`` strings, each a number (the fail level) or an
+    ``table`` is the ``[check]`` table read from ``source``; ``env`` maps rule names (and the
+    ``SWITCHES``) to raw ``SEMAUDIT_CHECK_*`` strings, each a number (the fail level) or an
     inline table ``{warn = X, fail = Y}``; ``flags`` maps rule names to fail levels (None: not
-    given). Bad file or env values raise ``ConfigError``, bad flags ``UsageError``.
+    given), named in messages and sources by ``flag_label`` (the rule name unless the caller,
+    the CLI, names its flags). Bad file or env values raise ``ConfigError``, bad flags
+    ``UsageError``.
     """
     thresholds = parse_thresholds(table, where=section_prefix("check", source), source=source)
     env_rules: dict[str, Threshold] = {}
-    env_warn_only = False
+    env_switches: dict[str, bool] = {}
     for key, raw in (env or {}).items():
         var = ENV_PREFIX + key.upper()
         value = parse_value(raw)
-        if key == "warn_only":
+        if key in SWITCHES:
             if value not in (True, False, 0, 1):
                 raise ConfigError(f"{var} must be true, false, 1 or 0; received {raw!r}.")
-            env_warn_only = bool(value)
+            env_switches[key] = bool(value)
             continue
         env_rules[key] = parse_threshold(get_rule(key), value, var, source=var)
-    thresholds = thresholds.overlay(env_rules, warn_only=env_warn_only)
+    thresholds = thresholds.overlay(env_rules, **env_switches)
     flag_rules = {
-        name: parse_threshold(rule, value, rule.flag, source=rule.flag, error=UsageError)
+        name: parse_threshold(rule, value, label, source=label, error=UsageError)
         for name, value in (flags or {}).items()
         if value is not None
         for rule in (get_rule(name),)
+        for label in (flag_label(rule),)
     }
     return thresholds.overlay(flag_rules)

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 __all__ = ["curves_multiples", "curves_overview", "extreme_classes"]
 
+DIRECT_LABELS = 16  # up to this many classes, each curve has its own colour and its name
+LABEL_LEAST = 6  # above it, curves are coloured by status and the least saturated are named
+
 
 def _fitted(classes: pd.DataFrame) -> pd.DataFrame:
     ok = classes["scale_inf"].notna() & (classes["scale_inf"] > 0) & classes["saturation"].notna()
@@ -44,11 +47,13 @@ def curves_overview(classes: pd.DataFrame, curves: pd.DataFrame, *, target: floa
             segments.append(np.column_stack([curve["m"], curve["S_mean"].to_numpy(float) / s_inf]))
         sats_a = fitted["saturation"].to_numpy(float)
         k = len(segments)
-        if k <= len(st.PALETTE):
-            colours = [st.PALETTE[i] for i in range(k)]
-            for seg, colour, name in zip(segments, colours, fitted["class"], strict=True):
-                ax.plot(seg[:, 0], seg[:, 1], color=colour, lw=1.4, label=st.label(name, 22))
-            ax.legend(loc="lower right", fontsize=7)
+        if k <= DIRECT_LABELS:
+            # one colour (and, past the palette, one dash pattern) per class, named at its dot
+            styles = [(st.LINES[i % len(st.LINES)], "-" if i < len(st.LINES) else "--")
+                      for i in range(k)]  # fmt: skip
+            for seg, (colour, dash) in zip(segments, styles, strict=True):
+                ax.plot(seg[:, 0], seg[:, 1], color=colour, ls=dash, lw=1.4)
+            colours = [colour for colour, _ in styles]
             ax.scatter(fitted["n"], sats_a, c=colours, s=22, zorder=3, edgecolors="white")
         else:
             done = sats_a >= target
@@ -71,6 +76,15 @@ def curves_overview(classes: pd.DataFrame, curves: pd.DataFrame, *, target: floa
             fontsize=7, va="bottom",
         )  # fmt: skip
         ax.set_ylim(0, 1.05)
+        if k <= DIRECT_LABELS:
+            st.column_labels(ax, [(float(n), float(s), str(name), colour) for n, s, name, colour
+                                  in zip(fitted["n"], sats_a, fitted["class"], colours,
+                                         strict=True)])  # fmt: skip
+        else:
+            least = np.argsort(sats_a, kind="stable")[:LABEL_LEAST]
+            st.direct_labels(ax, [(float(fitted["n"].iloc[i]), float(sats_a[i]),
+                                   str(fitted["class"].iloc[i]), st.VERMILLION)
+                                  for i in least if sats_a[i] < target])  # fmt: skip
         ax.set_xlabel("images m in a random subset (log scale); dot = the class's current n")
         ax.set_ylabel("S(m) / S∞   (share of asymptotic scale)")
         title = "Marginal effect: semantic scale saturates as images are added"
@@ -84,11 +98,14 @@ def curves_overview(classes: pd.DataFrame, curves: pd.DataFrame, *, target: floa
 def _status_legend(ax: Axes, done: int, below: int, target: float) -> None:
     from matplotlib.lines import Line2D
 
-    handles = [
-        Line2D([], [], color=st.BLUE, marker="o", label=f"at or above {target:.0%} ({done:,})"),
-        Line2D([], [], color=st.ORANGE, marker="o", mfc=st.VERMILLION, mec=st.VERMILLION,
-               label=f"below {target:.0%} ({below:,})"),
-    ]  # fmt: skip
+    handles = []
+    if done:
+        handles.append(Line2D([], [], color=st.BLUE, marker="o",
+                              label=f"at or above {target:.0%} ({done:,})"))  # fmt: skip
+    if below:
+        handles.append(Line2D([], [], color=st.ORANGE, marker="o", mfc=st.VERMILLION,
+                              mec=st.VERMILLION,
+                              label=f"below {target:.0%} ({below:,})"))  # fmt: skip
     ax.legend(handles=handles, loc="lower right")
 
 
@@ -131,10 +148,14 @@ def curves_multiples(
 
 
 def _panel_title(name: str, row: pd.Series) -> str:
-    text = f"{st.label(name, 20)}\n{row['saturation']:.0%} · n = {int(row['n']):,}"
-    need = row.get("need_more")
-    if pd.notna(need) and need > 0:
-        text += f" (+{int(need):,})"
+    """Name, saturation, n and how many more images as a range (``need 88–350``, ``≥ 16``)."""
+    from semaudit.stats.recommend import need_more_label, saturation_label
+
+    record = {str(k): v for k, v in row.items()}
+    text = f"{st.label(name, 20)}\n{saturation_label(record)} · n = {int(row['n']):,}"
+    need = need_more_label(record)
+    if need and need != "0":
+        text += f"\nneeds {need} more"
     return text
 
 

@@ -104,12 +104,24 @@ def verdict(audit: Audit) -> str:
     target = fmt_pct(target_saturation(audit))
     if below.empty:
         return f"{head}; every class with a fitted curve has reached {target} saturation."
-    first = below.iloc[0]
-    need = finite(first["need_more"])
-    lead = f", led by {first['class']}"
-    if need is not None and need > 0:
-        lead += f" (~{approx(need):,} more diverse images)"
-    return f"{head}; {len(below):,} of {k:,} classes are below {target} saturation{lead}."
+    return f"{head}; {len(below):,} of {k:,} classes are below {target} saturation{_lead(audit)}."
+
+
+def _lead(audit: Audit) -> str:
+    """ ", led by X (~a–b more diverse images)": the first class the recommendations rank."""
+    below = set(below_target(audit)["class"].astype(str))
+    for rec in audit.overview.recommendations:
+        if str(rec.get("class")) not in below:
+            continue
+        low, high = finite(rec.get("need_more_low")), finite(rec.get("need_more_high"))
+        if low is not None and high is not None:
+            need = f" (~{approx(low):,}–{approx(high):,} more diverse images)"
+        elif low is not None:
+            need = f" (at least ~{approx(low):,} more diverse images)"
+        else:
+            need = ""
+        return f", led by {rec['class']}{need}"
+    return ""
 
 
 def key_numbers(audit: Audit) -> list[KeyNumber]:

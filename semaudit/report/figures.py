@@ -163,6 +163,10 @@ def count_scale_scatter(classes: pd.DataFrame, summary: dict[str, Any]) -> Figur
             )  # fmt: skip
         if table["n"].max() / max(table["n"].min(), 1) > 8:
             st.plain_log(ax, dense=True)
+        left, right = ax.get_xlim()
+        ax.set_xlim(
+            left, right * 1.6 if ax.get_xscale() == "log" else right + 0.25 * (right - left)
+        )
         _label_points(ax, table, summary)
         rho = summary.get("spearman_count_scale") or {}
         if rho.get("rho") is not None:
@@ -174,21 +178,41 @@ def count_scale_scatter(classes: pd.DataFrame, summary: dict[str, Any]) -> Figur
         ax.set_xlabel("images per class")
         ax.set_ylabel("semantic scale S (bits)")
         ax.set_title("Images vs semantic scale")
-        fig.legend(loc="outside lower center", ncols=2)
+        marked = {str(d.get("class")) for d in summary.get("rank_disagreement") or []}
+        if marked & set(table["class"].astype(str)):
+            ax.plot([], [], ls="", marker="s", color=st.VERMILLION,
+                    label="name in this colour: ranks by count and by S disagree")  # fmt: skip
+        fig.legend(loc="outside lower center", ncols=3)
         return fig
 
 
+LABEL_ALL = 25  # up to this many classes every point is named; above, the notable ones
+
+
 def _label_points(ax: Axes, table: pd.DataFrame, summary: dict[str, Any]) -> None:
-    """Name the rank-disagreement classes (at most 6) next to their points."""
-    names = [str(d.get("class")) for d in summary.get("rank_disagreement") or []][:6]
-    rows = table.set_index("class")
-    for name in names:
-        if name in rows.index:
-            row = rows.loc[name]
-            ax.annotate(
-                st.label(name, 20), (row["n"], row["scale"]), xytext=(-3, 5),
-                textcoords="offset points", fontsize=7, color=st.VERMILLION, ha="right",
-            )  # fmt: skip
+    """Name the points: every class up to ``LABEL_ALL`` classes, else the rank-disagreement
+    classes (at most 6) and the largest and smallest by count and by scale. Rank-disagreement
+    classes are named in vermillion, the others in ink."""
+    marked = [str(d.get("class")) for d in summary.get("rank_disagreement") or []][:6]
+    where = {
+        str(name): (float(n), float(scale))
+        for name, n, scale in zip(table["class"], table["n"], table["scale"], strict=True)
+    }
+    names = list(where)
+    if len(names) > LABEL_ALL:
+        by_n, by_scale = (
+            sorted(names, key=lambda c: where[c][0]),
+            sorted(names, key=lambda c: where[c][1]),
+        )
+        names = list(dict.fromkeys([*marked, by_n[0], by_n[-1], by_scale[0], by_scale[-1]]))
+    st.direct_labels(
+        ax,
+        [
+            (*where[name], name, st.VERMILLION if name in marked else st.INK)
+            for name in names
+            if name in where
+        ],
+    )
 
 
 _PROBE_PANELS = (

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from semaudit.errors import UsageError
+from semaudit.errors import InputError, UsageError
 from semaudit.report import facts
 from semaudit.report.html import FigureBlock
 from semaudit.store import Audit, atomic_write_bytes, load_audit
@@ -57,7 +57,7 @@ def _alt_counts(audit: Audit) -> str:
         return "Empty chart: the audit has no classes."
     order = c.sort_values(["n", "class"], ascending=[False, True])
     big, small = order.iloc[0], order.iloc[-1]
-    marked = [str(r.get("class")) for r in audit.summary.get("rank_disagreement") or []][:5]
+    marked = [str(r.get("class")) for r in audit.overview.rank_disagreement][:5]
     text = (
         f"Bar charts of images (left) and semantic scale (right) per class, sorted by images. "
         f"{len(c):,} classes; the largest, {big['class']}, has {int(big['n']):,} images and the "
@@ -89,7 +89,7 @@ def _alt_multiples(audit: Audit) -> str:
 
 
 def _alt_scatter(audit: Audit) -> str:
-    rho = (audit.summary.get("spearman_count_scale") or {}).get("rho")
+    rho = audit.overview.spearman_rho
     tail = f" Spearman correlation of images and scale: {rho:.2f}." if rho is not None else ""
     return (
         "Scatter plot of images per class (log scale) against semantic scale, all images "
@@ -98,7 +98,7 @@ def _alt_scatter(audit: Audit) -> str:
 
 
 def _alt_probe(audit: Audit) -> str:
-    corr = ((audit.summary.get("correlations") or {}).get("probe_accuracy")) or {}
+    corr = audit.overview.probe_correlations()
     parts = [
         f"{name} r = {corr[key]['pearson']:.2f}"
         for key, name in (("count", "images"), ("scale", "scale"), ("scale_matched", "matched"))
@@ -149,7 +149,7 @@ def build_figures(audit: Audit) -> list[FigureBlock]:
     target = _target(audit)
     specs: list[tuple[str, str, Callable[[], Any], Callable[[Audit], str]]] = [
         ("counts-scale", "scale", lambda: fg.counts_and_scale(
-            classes, summary.get("rank_disagreement") or [], matched_m=summary.get("matched_m")),
+            classes, audit.overview.rank_disagreement, matched_m=audit.overview.matched_m),
          _alt_counts),
         ("curves", "curves", lambda: cf.curves_overview(classes, curves, target=target),
          _alt_curves),
@@ -172,7 +172,7 @@ def _write(path: Path, data: bytes) -> Path:
     try:
         atomic_write_bytes(path, data)
     except OSError as exc:
-        raise UsageError(
+        raise InputError(
             f"cannot write {path} ({exc.strerror or exc}); choose another output folder."
         ) from None
     return path
@@ -187,12 +187,17 @@ def render_report(
     """Write the report of the audit at ``audit_dir`` into ``out_dir``.
 
     ``formats``: any of ``html`` (one self-contained file), ``png`` (figures/*.png) and ``md``
-    (a short summary). Raises ``AuditError`` for a missing or corrupt audit and ``UsageError``
-    for an unknown format or an unwritable ``out_dir``.
+    (a short summary). Raises ``AuditError`` for a missing or corrupt audit, ``UsageError``
+    for an unknown format and ``InputError`` for an unwritable ``out_dir`` (exit 3, as
+    ``check --junit``).
     """
     from semaudit import __version__
 
     wanted = parse_formats(formats)
+    from semaudit.report.training import is_training_run, render_training_report
+
+    if is_training_run(audit_dir):  # a `semaudit train` run directory
+        return ReportResult(*render_training_report(audit_dir, out_dir, formats=wanted))
     audit = load_audit(audit_dir)
     out = Path(out_dir)
     blocks = build_figures(audit) if {"html", "png"} & set(wanted) else []

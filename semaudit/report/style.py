@@ -27,6 +27,8 @@ YELLOW = "#F0E442"
 GREY = "#6B6B6B"
 INK = "#1A1A1A"
 PALETTE = (BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY, YELLOW, INK)
+LINES = (BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY, INK, GREY)
+"""One colour per labelled line or name: the palette without yellow, unreadable as text."""
 
 DPI = 150
 _RC: dict[str, Any] = {
@@ -131,3 +133,88 @@ def no_data(fig: Figure, message: str) -> Figure:
     ax.set_axis_off()
     ax.text(0.5, 0.5, message, ha="center", va="center", color=GREY, wrap=True)
     return fig
+
+
+def _spread(wanted: list[float], gap: float, low: float, high: float) -> list[float]:
+    """Positions as close to ``wanted`` (ascending) as possible, ``gap`` apart, within range."""
+    placed: list[float] = []
+    for y in wanted:
+        placed.append(max(y, low) if not placed else max(y, placed[-1] + gap))
+    overflow = placed[-1] - high if placed else 0.0
+    if overflow > 0:  # pushed past the top: slide the stack down, keeping the gaps
+        placed = [y - overflow for y in placed]
+        for i in range(len(placed) - 2, -1, -1):
+            placed[i] = min(placed[i], placed[i + 1] - gap)
+    return placed
+
+
+def column_labels(
+    ax: Any, points: list[tuple[float, float, str, str]], *, fontsize: float = 7
+) -> None:
+    """Name every point ``(x, y, text, colour)`` in a column right of the axes, each joined to
+    its point by a thin leader line; names are spread apart so none overlap (line charts)."""
+    fig = ax.get_figure()
+    height_in = fig.get_size_inches()[1] * ax.get_position().size[1]
+    gap = 1.25 * fontsize / 72 / max(height_in, 0.1)
+    to_axes = ax.transAxes.inverted()
+    located = sorted(
+        ((to_axes.transform(ax.transData.transform((x, y)))[1], x, y, text, colour)
+         for x, y, text, colour in points),
+        key=lambda item: (item[0], item[3]),
+    )  # fmt: skip
+    spots = _spread([item[0] for item in located], gap, 0.0, 1.0)
+    for spot, (_, x, y, text, colour) in zip(spots, located, strict=True):
+        ax.annotate(
+            label(text, 22), (x, y), xytext=(1.03, spot), textcoords="axes fraction",
+            fontsize=fontsize, color=colour, va="center", ha="left", annotation_clip=False,
+            arrowprops={"arrowstyle": "-", "color": colour, "lw": 0.6, "alpha": 0.7,
+                        "shrinkA": 1, "shrinkB": 3},
+        )  # fmt: skip
+
+
+def direct_labels(
+    ax: Any,
+    points: list[tuple[float, float, str, str]],
+    *,
+    fontsize: float = 7,
+    gap: float = 0.05,
+) -> None:
+    """Name every point ``(x, y, text, colour)`` next to it, nudged apart so none overlap.
+
+    Each label goes just right of its point; a label that would overlap one already placed
+    moves up or down in steps of ``gap`` (axes fraction) and gets a thin leader line. Call it
+    after the axes' limits and scales are final.
+    """
+    fig = ax.get_figure()
+    width_in, height_in = fig.get_size_inches() * ax.get_position().size
+    char_w = 0.6 * fontsize / 72 / max(width_in, 0.1)  # axes fraction per character
+    line_h = 1.3 * fontsize / 72 / max(height_in, 0.1)
+    to_axes = ax.transAxes.inverted()
+    placed: list[tuple[float, float, float, float]] = []
+    order = sorted(points, key=lambda p: (-p[1], p[2]))
+    for x, y, text, colour in order:
+        px, py = to_axes.transform(ax.transData.transform((x, y)))
+        w, h = len(text) * char_w + 0.01, max(line_h, gap)
+        spot = py
+        for step in range(0, 24):
+            shift = (step + 1) // 2 * gap * (1 if step % 2 else -1)
+            cand = py + shift
+            box = (px + 0.01, cand - h / 2, px + 0.01 + w, cand + h / 2)
+            if (
+                cand - h / 2 >= -0.02
+                and cand + h / 2 <= 1.04
+                and not any(
+                    box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
+                    for b in placed
+                )
+            ):
+                spot = cand
+                placed.append(box)
+                break
+        leader = {"arrowstyle": "-", "color": colour, "lw": 0.5, "alpha": 0.6, "shrinkB": 2}
+        ax.annotate(
+            label(text, 22), (x, y), xytext=(px + 0.012, spot), textcoords="axes fraction",
+            fontsize=fontsize, color=colour, va="center", ha="left", annotation_clip=False,
+            arrowprops=None if abs(spot - py) < 1e-9 else leader,
+            bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.75},
+        )  # fmt: skip

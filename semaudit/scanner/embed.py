@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from semaudit.backbones import Backbone
-from semaudit.data import ImageItem, load_image
+from semaudit.data import ImageItem
 
 
 @dataclass(frozen=True)
@@ -32,15 +32,14 @@ def default_workers() -> int:
     return max(0, min(8, (os.cpu_count() or 1) - 1))
 
 
-_CPU_BATCH = {"efficientnet-lite0": 8, "torchvision": 8, "openclip": 64, "pixels": 256}
-
-
 def default_batch_size(backbone: Backbone) -> int:
-    """Large batches on a GPU; on a CPU what measured fastest (our choice, docs/performance.md):
-    convolutional nets run best at 8 (activations stay in cache), ViTs at 64."""
-    if backbone.device.startswith("cuda"):
-        return 256
-    return _CPU_BATCH.get(backbone.spec.family, 32)
+    """Large batches on a GPU; on a CPU the family's measured best (docs/performance.md)."""
+    return backbone.default_batch_size()
+
+
+def compute_dtype(device: str) -> str:
+    """What the model computes in: bf16 autocast on a GPU (recorded in audit.json)."""
+    return "bfloat16" if device.startswith("cuda") else "float32"
 
 
 def resolve_device(device: str) -> str:
@@ -55,39 +54,11 @@ def resolve_device(device: str) -> str:
     return device
 
 
-class _Images:
-    """Map-style dataset: index → (tensor or None, index, reason)."""
-
-    def __init__(self, items: Sequence[ImageItem], transform: Callable[[Any], Any]) -> None:
-        self.items = items
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, i: int) -> tuple[Any, int, str]:
-        image, reason = load_image(self.items[i].abspath)
-        if image is None:
-            return None, i, reason
-        try:
-            return self.transform(image), i, ""
-        except Exception as exc:  # a transform failing on one odd image must not stop the scan
-            return None, i, f"unreadable: preprocessing failed ({type(exc).__name__}: {exc})"
-
-
 def _one_thread(worker_id: int) -> None:
     """Decoding workers use one thread each: the model's threads keep the cores."""
     import torch
 
     torch.set_num_threads(1)
-
-
-def _collate(batch: list[tuple[Any, int, str]]) -> tuple[Any, list[int], list[str]]:
-    import torch
-
-    tensors = [t for t, _, _ in batch if t is not None]
-    stacked = torch.stack(tensors) if tensors else None
-    return stacked, [i for _, i, _ in batch], [r for _, _, r in batch]
 
 
 def embed_items(
@@ -99,20 +70,29 @@ def embed_items(
     workers: int | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> Iterator[EmbeddedChunk]:
-    """Yield one ``EmbeddedChunk`` per ``shard_size`` items, in item order."""
+    """Yield one ``EmbeddedChunk`` per ``shard_size`` items, in item order.
+
+    On ``KeyboardInterrupt`` (Ctrl-C, or SIGTERM turned into one by the scan) the batches
+    embedded so far are yielded as a last, shorter chunk before the interrupt propagates, so
+    the caller can store them and a rerun resumes from there: a whole number of batches, so
+    the rerun cuts the same batches as an uninterrupted scan.
+    """
     import torch
     from torch.utils.data import DataLoader
+
+    from semaudit.data.dataset import Collated, ImageDataset, collate_images
 
     batch_size = batch_size or default_batch_size(backbone)
     shard_size = max(batch_size, shard_size - shard_size % batch_size)
     workers = default_workers() if workers is None else workers
     cuda = backbone.device.startswith("cuda")
-    loader: DataLoader[tuple[Any, int, str]] = DataLoader(
-        _Images(items, backbone.transform),  # type: ignore[arg-type]
+    classes = sorted({item.label for item in items})
+    loader: DataLoader[Collated] = DataLoader(
+        ImageDataset(items, classes, backbone.transform),  # type: ignore[arg-type]
         batch_size=batch_size,
         shuffle=False,
         num_workers=workers,
-        collate_fn=_collate,
+        collate_fn=collate_images,
         worker_init_fn=_one_thread if workers else None,
         pin_memory=cuda,
         prefetch_factor=4 if workers else None,
@@ -120,29 +100,51 @@ def embed_items(
     )
     if backbone.model is not None:  # channels_last: ~2× faster convolutions on CPU too
         backbone.model.to(memory_format=torch.channels_last)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else _null()
-    start, rows, reasons = 0, [], []
-    with torch.inference_mode(), autocast:
-        for batch, _, batch_reasons in loader:
-            if batch is not None:
-                x = batch.to(backbone.device, non_blocking=True)
-                if x.ndim == 4:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                rows.append(backbone.embed(x).float().cpu().numpy())
-            reasons.extend(batch_reasons)
-            if on_progress is not None:
-                on_progress(len(batch_reasons))
-            if len(reasons) == shard_size:
-                yield _chunk(items[start : start + shard_size], rows, reasons, backbone.embed_dim)
-                start, rows, reasons = start + shard_size, [], []
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else _null()  # compute_dtype
+    start: int = 0
+    rows: list[np.ndarray] = []
+    reasons: list[str] = []
+    try:
+        with torch.inference_mode(), autocast:
+            for batch in loader:
+                if batch.images is not None:
+                    x = batch.images.to(backbone.device, non_blocking=True)
+                    if x.ndim == 4:
+                        x = x.contiguous(memory_format=torch.channels_last)
+                    rows.append(backbone.embed(x).float().cpu().numpy())
+                reasons.extend(_batch_reasons(batch, start + len(reasons)))
+                if on_progress is not None:
+                    on_progress(batch.n_items)
+                if len(reasons) == shard_size:
+                    yield _chunk(
+                        items[start : start + shard_size], rows, reasons, backbone.embed_dim
+                    )
+                    start, rows, reasons = start + shard_size, [], []
+    except KeyboardInterrupt:
+        if reasons:  # flush the whole batches done so far, then let the interrupt through
+            done = len(reasons)
+            chunk = _chunk(items[start : start + done], rows, reasons, backbone.embed_dim)
+            rows, reasons = [], []
+            yield chunk
+        raise
     if reasons:
         yield _chunk(items[start:], rows, reasons, backbone.embed_dim)
+
+
+def _batch_reasons(batch: Any, first: int) -> list[str]:
+    """One reason per item of the batch, in order ("" for the embedded ones)."""
+    reasons = [""] * batch.n_items
+    for sample_id, reason in batch.reasons:
+        reasons[sample_id - first] = reason
+    return reasons
 
 
 def _chunk(
     items: Sequence[ImageItem], rows: list[np.ndarray], reasons: list[str], dim: int
 ) -> EmbeddedChunk:
     features = np.concatenate(rows) if rows else np.zeros((0, dim), dtype=np.float32)
+    # an interrupt between a batch's features and its reasons leaves rows no reason accounts for
+    features = features[: sum(r == "" for r in reasons)]
     return EmbeddedChunk(list(items), features.astype(np.float32, copy=False), reasons)
 
 

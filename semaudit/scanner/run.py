@@ -7,10 +7,13 @@ class by class from the shards; write the audit files atomically, ``audit.json``
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +32,9 @@ from semaudit.data import (
     is_transient,
     read_manifest,
 )
-from semaudit.errors import UsageError
+from semaudit.data.tar import discover_tars, is_tar_input
+from semaudit.distributed import Dist, split_evenly
+from semaudit.errors import LockedError, SemauditError, UsageError
 from semaudit.scanner.analysis import AnalysisResult, analyse
 from semaudit.scanner.config import ScanConfig
 from semaudit.store import (
@@ -43,7 +48,7 @@ from semaudit.store import (
     write_json,
 )
 from semaudit.store.lock import AuditLock
-from semaudit.store.shards import ShardStore, iter_class_features
+from semaudit.store.shards import RankShards, ShardStore, iter_class_features
 
 Event = Callable[[str, Any], None]
 
@@ -75,6 +80,8 @@ def _inventory(
         )
     if data is None:
         raise UsageError("give a data folder (semaudit scan DATA) or --manifest FILE.")
+    if is_tar_input(data):
+        return discover_tars(data)
     return discover_folder(data)
 
 
@@ -93,16 +100,49 @@ def scan(
 
     ``on_event(kind, payload)`` receives ``("warning", str)``, ``("stage", str)``,
     ``("embed_start", n)`` and ``("embed_progress", n)``; the library itself never prints.
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) the ranks split the images to embed; rank 0 holds
+    the audit's lock, merges the ranks' shards and writes the audit; the other ranks return a
+    result without ``analysis`` and send no events. SIGTERM (Slurm, CI) is handled like
+    Ctrl-C: the batches embedded so far are stored, then ``KeyboardInterrupt`` propagates.
     """
     config = (config or ScanConfig()).overlay(overrides, "scan() arguments")
-    emit: Event = on_event or (lambda kind, payload: None)
+    dist = Dist.from_env()
+    emit: Event = (on_event if dist.is_main else None) or (lambda kind, payload: None)
     started = time.perf_counter()
     inventory = _inventory(data, manifest, split, allow_outside_root)
     out = Path(out)
-    with AuditLock(out):
-        remove_stale_temps(out)
+    created = not out.exists() and dist.is_main
+    try:
+        with _sigterm_as_interrupt():
+            if dist.enabled:
+                dist.start(_dist_device(config, dist))
+            try:
+                return _scan_locked(inventory, out, manifest, config, dist, emit, started)
+            finally:
+                dist.stop()
+    except LockedError:
+        raise  # the folder is another scan's: touch nothing
+    except BaseException:
+        if created:
+            _remove_unfinished(out)
+        raise
+
+
+def _scan_locked(
+    inventory: Inventory,
+    out: Path,
+    manifest: str | os.PathLike[str] | None,
+    config: ScanConfig,
+    dist: Dist,
+    emit: Event,
+    started: float,
+) -> ScanResult:
+    with _job_lock(out, dist):
+        if dist.is_main:
+            remove_stale_temps(out)
         emit("stage", f"hashing {len(inventory.items)} files")
-        hashes = hash_items(inventory.items)
+        hashes = _hash(inventory.items, dist)
         skipped = list(inventory.skipped)
         items: list[ImageItem] = []
         item_hashes: list[str] = []
@@ -119,21 +159,45 @@ def scan(
         if warning:
             emit("warning", warning)
         key = backbone_key(spec)
-        # audit.json is the commit mark: gone from the first change to the directory, written
-        # last, so a reader never takes a mix of two scans (or an interrupted one) as an audit.
-        remove_file(out / "audit.json")
-        store = ShardStore(out / "embeddings", key, config.dtype)
-        for what in store.discarded:
-            emit("warning", f"discarded stored embeddings: {what}; recomputing them")
-        cached = store.cached_rows().set_index("hash")
-        pending = _pending(item_hashes, cached)
+        store: ShardStore | None = None
+        plan: tuple[list[int], int] | SemauditError = ([], 0)
+        if dist.is_main:
+            try:
+                # audit.json is the commit mark: gone from the first change to the directory,
+                # written last, so a reader never takes a mix of two scans (or an interrupted
+                # one) as an audit.
+                remove_file(out / "audit.json")
+                store = ShardStore(out / "embeddings", key, config.dtype)
+                for what in store.discarded:
+                    emit("warning", f"discarded stored embeddings: {what}; recomputing them")
+                cached = store.cached_rows().set_index("hash")
+                plan = (_pending(item_hashes, cached), store.next_id())
+            except SemauditError as exc:
+                if not dist.enabled:
+                    raise
+                plan = exc
+        pending, first_id = dist.broadcast(plan)
         embed_s, device, embed_dim = 0.0, "none", None
         if pending:
             tick = time.perf_counter()
+            writer: ShardStore | RankShards
+            if dist.enabled:
+                writer = RankShards(out / "embeddings", key, config.dtype, dist.rank, dist.world,
+                                    first_id)  # fmt: skip
+            else:
+                assert store is not None
+                writer = store
             device, embed_dim = _embed_pending(
-                items, item_hashes, pending, spec, store, config, emit
+                items, item_hashes, pending, spec, writer, config, emit, dist
             )
             embed_s = time.perf_counter() - tick
+        if dist.enabled:
+            dist.gather(embed_dim)  # every rank has stored its shards (or the job fails)
+            if not dist.is_main:
+                return ScanResult(out, 0, len(inventory.classes), 0, 0, 0, spec.id, warnings, None)
+        assert store is not None
+        if pending:
+            store.merge_rank_listings()
             cached = store.cached_rows().set_index("hash")
         index, failures = _live_index(items, item_hashes, cached)
         skipped += failures
@@ -156,6 +220,81 @@ def scan(
     )  # fmt: skip
 
 
+def _dist_device(config: ScanConfig, dist: Dist) -> str:
+    from semaudit.scanner.embed import resolve_device
+
+    return dist.device(resolve_device(config.device))
+
+
+@contextlib.contextmanager
+def _job_lock(out: Path, dist: Dist) -> Iterator[None]:
+    """One job holds the audit: rank 0 takes the lock and tells the others whether it got it."""
+    if not dist.enabled:
+        with AuditLock(out):
+            yield
+        return
+    if not dist.is_main:
+        dist.broadcast(None)  # raises rank 0's LockedError here too
+        yield
+        return
+    try:
+        lock = AuditLock(out).__enter__()
+    except LockedError as exc:
+        dist.broadcast(exc)
+        raise
+    try:
+        dist.broadcast(None)
+        yield
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _hash(items: list[ImageItem], dist: Dist) -> list[str | None]:
+    """Content hashes; under torchrun each rank hashes every world-th file, then all share."""
+    if not dist.enabled:
+        return hash_items(items)
+    parts = dist.gather(hash_items(items[dist.rank :: dist.world]))
+    hashes: list[str | None] = [None] * len(items)
+    for rank, part in enumerate(parts):
+        hashes[rank :: dist.world] = part
+    return hashes
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (Slurm, CI, torchrun stopping a job) raises ``KeyboardInterrupt`` like Ctrl-C,
+    so the embedded batches are stored; only where SIGTERM would otherwise kill the process."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _remove_unfinished(out: Path) -> None:
+    """A first scan that failed before storing any embedding leaves no folder behind (only the
+    files it created are removed; anything else keeps the folder)."""
+    embeddings = out / "embeddings"
+    if embeddings.is_dir() and any(embeddings.glob("shard-*.npy")):
+        return  # embedded work to resume; readers say the scan did not finish
+    for path in (embeddings / "shards.json", *embeddings.glob("shards-rank*.json"), out / ".lock"):
+        with contextlib.suppress(OSError):
+            path.unlink()
+    for folder in (embeddings, out):
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when empty
+
+
 def _pending(hashes: list[str], cached: pd.DataFrame) -> list[int]:
     """Items to embed: each content not stored yet (or stored as a transient failure), once.
 
@@ -176,23 +315,30 @@ def _embed_pending(
     hashes: list[str],
     pending: list[int],
     spec: Any,
-    store: ShardStore,
+    store: ShardStore | RankShards,
     config: ScanConfig,
     emit: Event,
+    dist: Dist,
 ) -> tuple[str, int]:
     from semaudit.backbones import load_backbone
-    from semaudit.scanner.embed import embed_items, resolve_device
+    from semaudit.scanner.embed import default_batch_size, embed_items, resolve_device
 
-    device = resolve_device(config.device)
+    device = dist.device(resolve_device(config.device))
     emit("stage", f"loading {spec.id} on {device}")
     backbone = load_backbone(spec, device)
+    batch_size = config.batch_size or default_batch_size(backbone)
+    n_pending = len(pending)
+    if dist.enabled:  # this rank's block of whole batches: the batches one process would form
+        block = split_evenly(len(pending), dist.world, batch_size)[dist.rank]
+        pending = pending[block.start : block.stop]
     todo = [items[i] for i in pending]
     todo_hashes = [hashes[i] for i in pending]
     emit("embed_start", len(todo))
     done = 0
+    calibrate = _Calibration(n_pending, len(todo), backbone.embed_dim, config.dtype, emit)
     chunks = embed_items(
-        todo, backbone, batch_size=config.batch_size, shard_size=config.shard_size,
-        workers=config.workers, on_progress=lambda n: emit("embed_progress", n),
+        todo, backbone, batch_size=batch_size, shard_size=config.shard_size,
+        workers=config.workers, on_progress=calibrate,
     )  # fmt: skip
     for chunk in chunks:
         ok = np.array([r == "" for r in chunk.reasons])
@@ -208,6 +354,41 @@ def _embed_pending(
         store.add_shard(chunk.features, rows)
         done += len(chunk.items)
     return device, backbone.embed_dim
+
+
+class _Calibration:
+    """Progress events, and once the rate is known (batches after the first, which includes
+    starting the workers), one ``("estimate", {...})`` event: time left and disk to be used."""
+
+    ROW_BYTES = 120  # a row of a shard's parquet file, measured (our estimate)
+
+    def __init__(self, total: int, own: int, dim: int, dtype: str, emit: Event) -> None:
+        """``total`` images to embed (all ranks), ``own`` by this process."""
+        self.n, self.own, self.dim = total, own, dim
+        self.itemsize, self.emit = np.dtype(dtype).itemsize, emit
+        self.done, self.since, self.first = 0, 0.0, 0
+        self.sent = False
+
+    def __call__(self, n: int) -> None:
+        self.emit("embed_progress", n)
+        self.done += n
+        now = time.perf_counter()
+        if not self.first:
+            self.first, self.since = self.done, now
+        elif not self.sent and now - self.since >= 2.0:
+            rate = (self.done - self.first) / (now - self.since)
+            self.sent = True
+            self.emit("estimate", {
+                "images": self.n,
+                "seconds": (self.own - self.done) / rate if rate > 0 else float("inf"),
+                "bytes": self.n * (self.dim * self.itemsize + self.ROW_BYTES),
+            })  # fmt: skip
+
+
+def _compute_dtype(device: str) -> str:
+    from semaudit.scanner.embed import compute_dtype
+
+    return compute_dtype(device)
 
 
 def _live_index(
@@ -289,6 +470,7 @@ def _write_audit(
             "python": platform.python_version(),
             "torch": torch.__version__,
             "device": device,
+            **({"compute_dtype": _compute_dtype(device)} if device != "none" else {}),
         },
     }
     write_json(out / "audit.json", meta)

@@ -7,6 +7,11 @@ shard's files, so a crash leaves at most an unlisted shard, which is deleted. A 
 whose files are missing or fail their checksum is deleted and recomputed, never used.
 ``index.parquet`` maps every live image to ``(shard, row)``. A re-scan reuses any row whose
 content hash is already stored.
+
+In a multi-process scan (``torchrun``) every rank writes through a ``RankShards``: shard ids
+``first + k × world + rank`` cannot collide, and each rank lists its finished shards in its own
+``shards-rankNNN.json``. Rank 0 folds those listings into ``shards.json`` when the ranks are
+done, and when a store is opened (so the shards of a rank that died are resumed, not lost).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from semaudit.store.io import atomic_write_bytes, read_json, write_json
 
 INDEX_COLUMNS = ["path", "label", "size", "mtime", "hash", "shard", "row"]
 _ROW_COLUMNS = ["path", "label", "size", "mtime", "hash", "row", "reason"]
+_RANK_LISTING = "shards-rank{rank:03d}.json"
 
 
 def _sha256(path: Path) -> str:
@@ -73,34 +79,65 @@ class ShardStore:
     def _open(self) -> None:
         manifest = self.folder / "shards.json"
         self.shards = self._read_listing(manifest) if manifest.exists() else []
+        merged = self.merge_rank_listings(write=False)
         keep = {s["file"] for s in self.shards} | {s["rows_file"] for s in self.shards}
         for path in self.folder.iterdir():
             if path.name.startswith(("shard-", ".shard-")) and path.name not in keep:
                 path.unlink(missing_ok=True)
-        if self.discarded or not manifest.exists():
+        if self.discarded or merged or not manifest.exists():
             self._write_manifest()
+        for listing in self._rank_listings():
+            listing.unlink(missing_ok=True)  # folded in (or unusable) once shards.json is written
 
-    def _read_listing(self, manifest: Path) -> list[dict[str, Any]]:
-        """The intact shards ``shards.json`` lists; everything unusable goes to ``discarded``."""
+    def _rank_listings(self) -> list[Path]:
+        return sorted(self.folder.glob("shards-rank*.json"))
+
+    def merge_rank_listings(self, *, write: bool = True) -> int:
+        """Fold the listings of a multi-process scan's ranks into ``shards.json``; return how
+        many shards were added. Rank listings are deleted once ``shards.json`` holds them."""
+        listings = self._rank_listings()
+        added = 0
+        for listing in listings:
+            for shard in self._read_listing(listing, known=self.shards):
+                self.shards.append(shard)
+                added += 1
+        self.shards.sort(key=lambda s: s["id"])
+        if write and listings:
+            self._write_manifest()
+            for listing in listings:
+                listing.unlink(missing_ok=True)
+        return added
+
+    def next_id(self) -> int:
+        return max((s["id"] for s in self.shards), default=-1) + 1
+
+    def _read_listing(
+        self, manifest: Path, known: list[dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
+        """The intact shards a listing names; everything unusable goes to ``discarded``."""
+        name = manifest.name
         try:
             doc = read_json(manifest)
         except AuditError:
-            self.discarded.append("shards.json (corrupt)")
+            self.discarded.append(f"{name} (corrupt)")
             return []
         if not isinstance(doc, dict) or not isinstance(doc.get("shards"), list):
-            self.discarded.append("shards.json (malformed)")
+            self.discarded.append(f"{name} (malformed)")
             return []
         if doc.get("key") != self.key or doc.get("dtype") != self.dtype.name:
-            self.discarded.append("all shards (backbone, preprocessing or dtype changed)")
+            which = "all shards" if known is None else f"all shards of {name}"
+            self.discarded.append(f"{which} (backbone, preprocessing or dtype changed)")
             return []
         valid: list[dict[str, Any]] = []
         for shard in doc["shards"]:
+            if known and shard in known:
+                continue  # folded in already (rank 0 stopped before deleting the listing)
             if not isinstance(shard, dict) or not _intact(self.folder, shard):
-                name = shard.get("file") if isinstance(shard, dict) else None
+                file = shard.get("file") if isinstance(shard, dict) else None
                 self.discarded.append(
-                    f"{name} (malformed entry, missing file or checksum mismatch)"
+                    f"{file} (malformed entry, missing file or checksum mismatch)"
                 )
-            elif any(s["id"] == shard["id"] for s in valid):
+            elif any(s["id"] == shard["id"] for s in [*valid, *(known or [])]):
                 self.discarded.append(f"{shard['file']} (listed twice)")
             else:
                 valid.append(shard)
@@ -136,19 +173,8 @@ class ShardStore:
         ``rows`` has one entry per image of the chunk, ``row`` = its feature row or -1 with a
         ``reason`` (decoding failures are cached too: unchanged bytes fail the same way).
         """
-        shard_id = max((s["id"] for s in self.shards), default=-1) + 1
-        name = f"shard-{shard_id:05d}"
-        buffer = io.BytesIO()
-        np.save(buffer, np.ascontiguousarray(features, dtype=self.dtype))
-        data = buffer.getvalue()
-        rows_data = _parquet_bytes(rows[_ROW_COLUMNS])
-        atomic_write_bytes(self.folder / f"{name}.npy", data)
-        atomic_write_bytes(self.folder / f"{name}.parquet", rows_data)
-        self.shards.append({
-            "id": shard_id, "file": f"{name}.npy", "rows_file": f"{name}.parquet",
-            "rows": len(rows), "sha256": hashlib.sha256(data).hexdigest(),
-            "rows_sha256": hashlib.sha256(rows_data).hexdigest(),
-        })  # fmt: skip
+        shard_id = self.next_id()
+        self.shards.append(_write_shard(self.folder, self.dtype, shard_id, features, rows))
         self._write_manifest()
         self._row_frames[shard_id] = rows[_ROW_COLUMNS].assign(shard=shard_id)
         return shard_id
@@ -165,6 +191,44 @@ class ShardStore:
             for shard in dead:
                 for name in (shard["file"], shard["rows_file"]):
                     (self.folder / name).unlink(missing_ok=True)
+
+
+def _write_shard(
+    folder: Path, dtype: np.dtype[Any], shard_id: int, features: np.ndarray, rows: pd.DataFrame
+) -> dict[str, Any]:
+    """Write one shard's two files atomically; return its listing entry."""
+    name = f"shard-{shard_id:05d}"
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(features, dtype=dtype))
+    data = buffer.getvalue()
+    rows_data = _parquet_bytes(rows[_ROW_COLUMNS])
+    atomic_write_bytes(folder / f"{name}.npy", data)
+    atomic_write_bytes(folder / f"{name}.parquet", rows_data)
+    return {
+        "id": shard_id, "file": f"{name}.npy", "rows_file": f"{name}.parquet",
+        "rows": len(rows), "sha256": hashlib.sha256(data).hexdigest(),
+        "rows_sha256": hashlib.sha256(rows_data).hexdigest(),
+    }  # fmt: skip
+
+
+class RankShards:
+    """The shards one rank of a multi-process scan writes: ids ``first + k × world + rank``,
+    listed in the rank's own ``shards-rankNNN.json`` (rank 0's ``ShardStore`` folds it in)."""
+
+    def __init__(
+        self, folder: Path, key: dict[str, Any], dtype: str, rank: int, world: int, first: int
+    ) -> None:
+        self.folder = Path(folder)
+        self.key, self.dtype = key, np.dtype(dtype)
+        self.listing = self.folder / _RANK_LISTING.format(rank=rank)
+        self.shards: list[dict[str, Any]] = []
+        self._ids = iter(range(first + rank, 1 << 62, world))
+
+    def add_shard(self, features: np.ndarray, rows: pd.DataFrame) -> int:
+        shard_id = next(self._ids)
+        self.shards.append(_write_shard(self.folder, self.dtype, shard_id, features, rows))
+        write_json(self.listing, {"key": self.key, "dtype": self.dtype.name, "shards": self.shards})
+        return shard_id
 
 
 def read_index(audit_dir: str | os.PathLike[str]) -> pd.DataFrame:

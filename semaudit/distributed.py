@@ -1,0 +1,164 @@
+"""Multi-process runs started by ``torchrun`` (and so by Slurm or Kubernetes launchers).
+
+``torchrun`` sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT``;
+``Dist.from_env()`` reads them. A world of one is a plain process: no process group, every
+collective is the identity, so single-process code paths stay exactly as they were. Every
+collective has a timeout (``DistSettings.timeout_s``, env ``SEMAUDIT_DIST_TIMEOUT``): a rank that
+dies makes the others fail instead of hanging (``torchrun`` also stops the survivors as soon as
+one worker exits non-zero). NCCL on GPUs, gloo on CPUs. torch is imported lazily.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from semaudit import errors
+from semaudit.errors import SemauditError, UsageError
+
+
+@dataclass(frozen=True)
+class DistSettings:
+    """Defaults of multi-process runs (our choices)."""
+
+    # Ranks meet after embedding their share: the slowest may lag by minutes on millions of
+    # images, so the wait is generous; a dead rank is reported by torchrun well before it.
+    timeout_s: float = 1800.0
+    timeout_env: str = "SEMAUDIT_DIST_TIMEOUT"
+
+
+SETTINGS = DistSettings()
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    try:
+        return int(raw) if raw.strip() else default
+    except ValueError:
+        raise UsageError(f"{name}={raw!r} is not an integer; torchrun sets it, do not.") from None
+
+
+def timeout_s() -> float:
+    raw = os.environ.get(SETTINGS.timeout_env, "")
+    if not raw.strip():
+        return SETTINGS.timeout_s
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise UsageError(
+            f"{SETTINGS.timeout_env}={raw!r} is not a positive number of seconds; "
+            f"unset it for the default {SETTINGS.timeout_s:.0f}."
+        )
+    return value
+
+
+class Dist:
+    """This process's place in the job: ``rank`` of ``world`` (``local_rank`` on its node)."""
+
+    def __init__(self, rank: int = 0, world: int = 1, local_rank: int = 0) -> None:
+        self.rank, self.world, self.local_rank = rank, world, local_rank
+        self._group = False
+
+    @classmethod
+    def from_env(cls) -> Dist:
+        world = _env_int("WORLD_SIZE", 1)
+        rank = _env_int("RANK", 0)
+        if world < 1 or not 0 <= rank < world:
+            raise UsageError(f"RANK={rank} WORLD_SIZE={world} is not a valid torchrun rank.")
+        return cls(rank, world, _env_int("LOCAL_RANK", 0))
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def device(self, requested: str) -> str:
+        """The device of this rank: ``cuda`` becomes ``cuda:LOCAL_RANK`` under torchrun."""
+        if self.enabled and requested == "cuda":
+            return f"cuda:{self.local_rank}"
+        return requested
+
+    def start(self, device: str) -> None:
+        """Join the process group (NCCL when this rank runs on a GPU, gloo otherwise)."""
+        if not self.enabled or self._group:
+            return
+        import torch
+        import torch.distributed as td
+
+        backend = "gloo"
+        if device.startswith("cuda"):
+            torch.cuda.set_device(int(device.split(":")[1]) if ":" in device else self.local_rank)
+            backend = "nccl"
+        if not td.is_initialized():
+            td.init_process_group(backend, timeout=timedelta(seconds=timeout_s()))
+        self._group = True
+
+    def stop(self) -> None:
+        if self._group:
+            import torch.distributed as td
+
+            if td.is_initialized():
+                td.destroy_process_group()
+            self._group = False
+
+    def broadcast(self, value: Any) -> Any:
+        """Rank 0's ``value`` on every rank; a ``SemauditError`` is raised on every rank."""
+        if not self.enabled:
+            return value
+        import torch.distributed as td
+
+        box = [_pack(value) if self.is_main else None]
+        td.broadcast_object_list(box, src=0)
+        return _unpack(box[0])
+
+    def gather(self, value: Any) -> list[Any]:
+        """Every rank's ``value``, in rank order, on every rank."""
+        if not self.enabled:
+            return [value]
+        import torch.distributed as td
+
+        boxes: list[Any] = [None] * self.world
+        td.all_gather_object(boxes, _pack(value))
+        return [_unpack(box) for box in boxes]
+
+    def barrier(self) -> None:
+        if self.enabled:
+            import torch.distributed as td
+
+            # gloo's barrier honours the group timeout; monitored_barrier names a missing rank
+            if td.get_backend() == "gloo":
+                td.monitored_barrier(timeout=timedelta(seconds=timeout_s()))
+            else:
+                td.barrier()
+
+
+def _pack(value: Any) -> Any:
+    if isinstance(value, SemauditError):
+        return ("__semaudit_error__", type(value).__name__, str(value))
+    return value
+
+
+def _unpack(value: Any) -> Any:
+    if isinstance(value, tuple) and len(value) == 3 and value[0] == "__semaudit_error__":
+        kind = getattr(errors, value[1], SemauditError)
+        raise kind(value[2])
+    return value
+
+
+def split_evenly(n: int, world: int, unit: int = 1) -> list[range]:
+    """Cut ``range(n)`` into ``world`` contiguous blocks made of whole ``unit``s (batches).
+
+    Deterministic; blocks differ by at most one unit, so every rank's batches are exactly
+    the batches a single process would form.
+    """
+    units = -(-n // unit) if n else 0
+    bounds = [min(n, (units * r // world) * unit) for r in range(world + 1)]
+    bounds[-1] = n
+    return [range(bounds[r], bounds[r + 1]) for r in range(world)]

@@ -1,0 +1,206 @@
+"""``semaudit train`` through the real CLI: a small run, a comparison, and bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from cli_support import assert_one_line_error, semaudit_cli
+from fmnist import write_image_folder
+
+COUNTS = [40, 25, 12, 6]
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Real Fashion-MNIST images (4 long-tailed classes), a test folder, a fast pixels audit."""
+    root = tmp_path_factory.mktemp("train")
+    data = write_image_folder(root / "data", COUNTS, seed=0)
+    test = write_image_folder(root / "test", [10] * 4, seed=1, offset=300)
+    audit = root / "audit"
+    from semaudit.scanner.run import scan
+
+    scan(data, out=audit, backbone="pixels", probe=False)
+    return {"root": root, "data": data, "test": test, "audit": audit}
+
+
+def test_train_head_dssb_writes_a_run(scanned: dict[str, Path], tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    result = semaudit_cli(
+        "train",
+        str(scanned["data"]),
+        "--audit",
+        str(scanned["audit"]),
+        "--out",
+        str(run),
+        "--test",
+        str(scanned["test"]),
+        "--val-fraction",
+        "0.2",
+        "--weighting",
+        "dssb",
+        "--epochs",
+        "4",
+        "--warmup-epochs",
+        "1",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "dssb feature pool:" in result.stderr and "MiB" in result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["method"] == "dssb" and payload["evaluated_on"] == "test"
+    assert payload["selection"] == "val" and payload["n_eval"] == 40
+    assert 0.25 < payload["macro_acc"] <= 1.0  # 4 classes: chance is 0.25
+    per_class = pd.read_csv(run / "per_class.csv")
+    assert sorted(per_class["class"]) == ["dress", "pullover", "t-shirt", "trouser"]
+    assert per_class.set_index("class")["n_train"].to_dict() == {
+        "t-shirt": 32,
+        "trouser": 20,
+        "pullover": 10,
+        "dress": 5,
+    }  # DATA minus the stratified 20 % validation share (round(0.2 n), at least 1)
+    assert (run / "curves.png").stat().st_size > 1000
+    report = semaudit_cli("report", str(run))
+    assert report.returncode == 0, report.stderr
+    assert (run / "report" / "report.md").is_file()
+    text = (run / "report" / "report.md").read_text(encoding="utf-8")
+    assert "dssb" in text and "macro" in text
+
+
+def test_compare_runs_every_method_and_seed(scanned: dict[str, Path], tmp_path: Path) -> None:
+    run = tmp_path / "cmp"
+    result = semaudit_cli(
+        "train",
+        str(scanned["data"]),
+        "--audit",
+        str(scanned["audit"]),
+        "--out",
+        str(run),
+        "--compare",
+        "ce,focal+dssb",
+        "--seeds",
+        "2",
+        "--epochs",
+        "2",
+    )
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(run / "comparison.csv")
+    assert table[["method", "seed"]].values.tolist() == [
+        ["ce", 0],
+        ["ce", 1],
+        ["focal+dssb", 0],
+        ["focal+dssb", 1],
+    ]
+    assert {"macro_acc", "many", "medium", "few"} <= set(table.columns)
+    assert (run / "comparison.png").is_file()
+    assert "focal+dssb" in result.stdout
+
+
+def test_no_audit_is_a_one_line_error(scanned: dict[str, Path], tmp_path: Path) -> None:
+    result = semaudit_cli(
+        "train",
+        str(scanned["data"]),
+        "--audit",
+        str(tmp_path / "nope"),
+        "--out",
+        str(tmp_path / "run"),
+    )
+    assert_one_line_error(result, 3, "no audit directory", "semaudit scan")
+
+
+def test_audit_of_other_data_is_refused(scanned: dict[str, Path], tmp_path: Path) -> None:
+    other = write_image_folder(tmp_path / "other", COUNTS[:3], seed=5)  # one class fewer
+    result = semaudit_cli(
+        "train", str(other), "--audit", str(scanned["audit"]), "--out", str(tmp_path / "run")
+    )
+    assert_one_line_error(result, 3, "was made from other data", "only in the audit: dress")
+    same_classes = write_image_folder(tmp_path / "same", COUNTS, seed=7)  # other images
+    result = semaudit_cli(
+        "train", str(same_classes), "--audit", str(scanned["audit"]), "--out", str(tmp_path / "run")
+    )
+    assert_one_line_error(result, 3, "was made from other data", "rescan")
+
+
+def test_class_missing_from_validation_folder(scanned: dict[str, Path], tmp_path: Path) -> None:
+    val = tmp_path / "val"
+    shutil.copytree(scanned["test"], val)
+    shutil.rmtree(val / "dress")
+    result = semaudit_cli(
+        "train",
+        str(scanned["data"]),
+        "--audit",
+        str(scanned["audit"]),
+        "--out",
+        str(tmp_path / "run"),
+        "--val",
+        str(val),
+    )
+    assert_one_line_error(result, 3, "class 'dress' is missing from the validation folder")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--compare", "ce,dsbb"], "unknown training method 'dsbb'"),
+        (["--weighting", "dynamic"], "train setting weighting must be"),
+        (["--seeds", "3"], "--seeds needs --compare"),
+    ],
+)
+def test_usage_errors(
+    scanned: dict[str, Path], tmp_path: Path, args: list[str], needle: str
+) -> None:
+    result = semaudit_cli(
+        "train",
+        str(scanned["data"]),
+        "--audit",
+        str(scanned["audit"]),
+        "--out",
+        str(tmp_path / "run"),
+        *args,
+    )
+    assert_one_line_error(result, 2, needle)
+
+
+@pytest.mark.slow
+def test_torchrun_two_gloo_processes(scanned: dict[str, Path], tmp_path: Path) -> None:
+    """DDP: two CPU ranks (gloo) share each epoch; the dssb pool is merged across ranks (it is
+    only full, and dssb only refreshes, once rows of both ranks are gathered)."""
+    import os
+    import subprocess
+    import sys
+
+    run = tmp_path / "ddp"
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "-m",
+        "semaudit",
+        "train",
+        str(scanned["data"]),
+        "--audit",
+        str(scanned["audit"]),
+        "--out",
+        str(run),
+        "--weighting",
+        "dssb",
+        "--warmup-epochs",
+        "1",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "16",
+        "--device",
+        "cpu",
+        "--json",
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["dssb_refreshes"] > 0
+    assert result.stderr.count("dssb feature pool") == 1  # rank 0 alone prints
