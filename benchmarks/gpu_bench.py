@@ -19,8 +19,8 @@ Writes each figure to ``--out`` as soon as it is measured (a run cut short keeps
 6. a whole ``semaudit scan`` process with the bundled EfficientNet-Lite0, when its weights are
    installed.
 
-The JPEG files are generated here (500×375, quality 90: the size of a typical ImageNet photo),
-so nothing is downloaded.
+The JPEG files are generated here (500×375, quality 90: the pixel count of a typical ImageNet
+photo; their mean size is reported), so nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 START = time.monotonic()
-BUDGET_S = 420.0  # stop starting new sections after 7 minutes
+BUDGET_S = float(os.environ.get("GPU_BENCH_BUDGET_S", "420"))  # then no new section starts
 
 
 class Report:
@@ -74,7 +74,7 @@ def _one_jpeg(args: tuple[Path, int]) -> None:
 
     path, seed = args
     rng = np.random.default_rng(seed)
-    # smooth random colour fields + noise: JPEG sizes like a photo's (~60-100 kB), not flat
+    # smooth random colour fields + noise: not flat, so the decoder does real work
     small = rng.integers(0, 256, size=(12, 16, 3), dtype=np.uint8)
     image = Image.fromarray(small).resize((500, 375), Image.BICUBIC)
     noise = rng.normal(0, 12, size=(375, 500, 3))
@@ -304,7 +304,8 @@ def main() -> None:
 
     section(report, "JPEG files", files, 60)
     section(report, "ViT-B-32 model alone", lambda: model_alone("ViT-B-32", 512), 30)
-    section(report, "ViT-L-14 model alone", lambda: model_alone("ViT-L-14", 256), 40)
+    if not smoke:  # ViT-L-14 on a CPU takes minutes
+        section(report, "ViT-L-14 model alone", lambda: model_alone("ViT-L-14", 256), 40)
     if "jpegs" in state and "ViT-B-32" in state:
         section(report, "ViT-B-32 pipeline", lambda: pipeline("ViT-B-32", 512, n_files), 90)
         section(report, "decoding", decode, 30)

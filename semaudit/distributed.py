@@ -96,11 +96,12 @@ class Dist:
         if device.startswith("cuda"):
             torch.cuda.set_device(int(device.split(":")[1]) if ":" in device else self.local_rank)
             backend = "nccl"
-        if not td.is_initialized():
+        if not td.is_initialized():  # a host program's own group is used, and left alone
             td.init_process_group(backend, timeout=timedelta(seconds=timeout_s()))
-        self._group = True
+            self._group = True
 
     def stop(self) -> None:
+        """Leave the process group if ``start`` created it."""
         if self._group:
             import torch.distributed as td
 
@@ -115,7 +116,10 @@ class Dist:
         import torch.distributed as td
 
         box = [_pack(value) if self.is_main else None]
-        td.broadcast_object_list(box, src=0)
+        try:
+            td.broadcast_object_list(box, src=0)
+        except RuntimeError as exc:  # a timeout, or a peer whose connection closed
+            raise self._lost(exc) from None
         return _unpack(box[0])
 
     def gather(self, value: Any) -> list[Any]:
@@ -125,18 +129,19 @@ class Dist:
         import torch.distributed as td
 
         boxes: list[Any] = [None] * self.world
-        td.all_gather_object(boxes, _pack(value))
+        try:
+            td.all_gather_object(boxes, _pack(value))
+        except RuntimeError as exc:  # a timeout, or a peer whose connection closed
+            raise self._lost(exc) from None
         return [_unpack(box) for box in boxes]
 
-    def barrier(self) -> None:
-        if self.enabled:
-            import torch.distributed as td
-
-            # gloo's barrier honours the group timeout; monitored_barrier names a missing rank
-            if td.get_backend() == "gloo":
-                td.monitored_barrier(timeout=timedelta(seconds=timeout_s()))
-            else:
-                td.barrier()
+    def _lost(self, exc: RuntimeError) -> SemauditError:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        return SemauditError(
+            f"rank {self.rank} of {self.world}: another rank of this torchrun job died or did "
+            f"not answer within {timeout_s():.0f} s ({SETTINGS.timeout_env}; {first}); "
+            "rerun the job to resume from the stored shards."
+        )
 
 
 def _pack(value: Any) -> Any:

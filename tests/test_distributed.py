@@ -6,6 +6,7 @@ hang, and the rerun must resume from what the ranks stored.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -207,3 +208,34 @@ def test_rank_listings_are_folded_in_when_the_store_opens(tmp_path: Path) -> Non
     assert not list(folder.glob("shards-rank*.json")) and not (folder / "shard-00003.npy").exists()
     assert sorted(store.cached_rows()["hash"]) == ["h00", "h01", "h10"]
     assert store.next_id() == 3
+
+
+@pytest.mark.slow
+def test_a_rank_that_stops_answering_times_out_the_collective(data: Path, tmp_path: Path) -> None:
+    """A hung (not dead) rank: torchrun cannot see it, the collective's timeout must end the
+    job, with one line naming the setting; the rerun resumes."""
+    out = tmp_path / "audit"
+    job = subprocess.Popen(
+        [*TORCHRUN, "-m", "semaudit", "scan", str(data), "--out", str(out),
+         "--backbone", "efficientnet-lite0", "--quiet"],
+        env=_env({"SEMAUDIT_DIST_TIMEOUT": "15"}), stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    listing = out / "embeddings" / "shards-rank001.json"
+    deadline = time.monotonic() + 300
+    while not listing.exists() and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    victim = _worker(job.pid, 1)
+    assert victim is not None and job.poll() is None
+    os.kill(victim, signal.SIGSTOP)
+    try:
+        _, stderr = job.communicate(timeout=240)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(victim, signal.SIGKILL)
+    assert job.returncode != 0
+    assert "did not answer within 15 s (SEMAUDIT_DIST_TIMEOUT" in stderr, stderr
+    rerun = _torchrun(str(data), "--out", str(out), "--backbone", "efficientnet-lite0", "--json")
+    assert rerun.returncode == 0, rerun.stderr
+    result = json.loads(rerun.stdout)
+    assert result["reused"] >= 16 and result["embedded"] + result["reused"] == 59

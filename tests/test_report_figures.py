@@ -58,14 +58,14 @@ def test_counts_and_scale(audit: Audit) -> None:
 
 
 def test_count_scale_scatter(audit: Audit) -> None:
-    fig = figures.count_scale_scatter(audit.classes, audit.summary)
+    fig = figures.count_scale_scatter(audit.classes, audit.overview)
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert any(t.startswith("Spearman ρ(count, S) = 0.90") for t in texts)
     _check_saved(fig)
 
 
 def test_probe_vs_scale_writes_correlations(audit: Audit) -> None:
-    fig = figures.probe_vs_scale(audit.classes, audit.summary)
+    fig = figures.probe_vs_scale(audit.classes, audit.overview)
     assert len(fig.axes) == 3
     assert all("Pearson r = 0.50" in ax.get_title() for ax in fig.axes)
     _check_saved(fig)
@@ -114,11 +114,11 @@ def test_curves_overview_legend_has_no_empty_group(tmp_path: Path) -> None:
 
 
 def test_count_scale_scatter_names_every_class_up_to_25(audit: Audit, tmp_path: Path) -> None:
-    fig = figures.count_scale_scatter(audit.classes, audit.summary)
+    fig = figures.count_scale_scatter(audit.classes, audit.overview)
     named = set(_names(fig))
     assert {style.label(name, 22) for name in audit.classes["class"]} <= named
     many = load_audit(make_audit(tmp_path, n_classes=60, seed=7))
-    fig = figures.count_scale_scatter(many.classes, many.summary)
+    fig = figures.count_scale_scatter(many.classes, many.overview)
     names = {t for t in _names(fig) if not t.startswith("Spearman")}
     disagree = {d["class"] for d in many.summary["rank_disagreement"][:6]}
     assert disagree <= names and 3 <= len(names) <= 10  # and the ends by count and by S
@@ -138,11 +138,11 @@ def test_figures_without_data_say_so(tmp_path: Path) -> None:
     audit = load_audit(make_audit(tmp_path, n_classes=3, probe=False))
     classes = audit.classes.assign(scale_inf=np.nan, saturation=np.nan)
     for fig in (
-        figures.probe_vs_scale(audit.classes, audit.summary),
+        figures.probe_vs_scale(audit.classes, audit.overview),
         curve_figures.curves_overview(classes, audit.curves),
         curve_figures.curves_multiples(classes, audit.curves),
         figures.counts_and_scale(audit.classes.iloc[0:0]),
-        figures.count_scale_scatter(audit.classes.iloc[0:0], audit.summary),
+        figures.count_scale_scatter(audit.classes.iloc[0:0], audit.overview),
     ):
         assert fig.axes[0].texts, "an empty figure must say why"
         _check_saved(fig)

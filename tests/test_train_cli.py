@@ -97,6 +97,10 @@ def test_compare_runs_every_method_and_seed(scanned: dict[str, Path], tmp_path: 
     assert {"macro_acc", "many", "medium", "few"} <= set(table.columns)
     assert (run / "comparison.png").is_file()
     assert "focal+dssb" in result.stdout
+    report = semaudit_cli("report", str(run), "--format", "md")
+    assert report.returncode == 0, report.stderr
+    text = (run / "report" / "report.md").read_text(encoding="utf-8")
+    assert "| focal+dssb | 2 |" in text
 
 
 def test_no_audit_is_a_one_line_error(scanned: dict[str, Path], tmp_path: Path) -> None:
@@ -122,6 +126,19 @@ def test_audit_of_other_data_is_refused(scanned: dict[str, Path], tmp_path: Path
         "train", str(same_classes), "--audit", str(scanned["audit"]), "--out", str(tmp_path / "run")
     )
     assert_one_line_error(result, 3, "was made from other data", "rescan")
+
+
+def test_images_changed_since_the_audit_are_refused(
+    scanned: dict[str, Path], tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(scanned["data"], data)
+    first = sorted((data / "dress").iterdir())[0]
+    first.write_bytes(first.read_bytes() + b"\0" * 16)  # same path, other content and size
+    result = semaudit_cli(
+        "train", str(data), "--audit", str(scanned["audit"]), "--out", str(tmp_path / "run")
+    )
+    assert_one_line_error(result, 3, "1 of the images under", "changed since audit", first.name)
 
 
 def test_class_missing_from_validation_folder(scanned: dict[str, Path], tmp_path: Path) -> None:
@@ -204,3 +221,68 @@ def test_torchrun_two_gloo_processes(scanned: dict[str, Path], tmp_path: Path) -
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["dssb_refreshes"] > 0
     assert result.stderr.count("dssb feature pool") == 1  # rank 0 alone prints
+
+
+def test_finetune_last_needs_a_backbone_with_a_last_block(
+    scanned: dict[str, Path], tmp_path: Path
+) -> None:
+    result = semaudit_cli(
+        "train",
+        str(scanned["data"]),
+        "--audit",
+        str(scanned["audit"]),
+        "--out",
+        str(tmp_path / "run"),
+        "--finetune",
+        "last",
+        "--device",
+        "cpu",
+    )
+    assert_one_line_error(result, 3, "backbone pixels has no last block")
+
+
+@pytest.mark.slow
+def test_finetune_last_on_cpu_and_scan_with_the_result(tmp_path: Path) -> None:
+    """The bundled Lite0 with its last block unfrozen, on real images, then audited again."""
+    from semaudit.scanner.run import scan
+
+    data = write_image_folder(tmp_path / "data", [8, 6, 4], seed=0)
+    scan(data, out=tmp_path / "audit", backbone="efficientnet-lite0", probe=False)
+    run = tmp_path / "run"
+    result = semaudit_cli(
+        "train",
+        str(data),
+        "--audit",
+        str(tmp_path / "audit"),
+        "--out",
+        str(run),
+        "--finetune",
+        "last",
+        "--weighting",
+        "dssb",
+        "--warmup-epochs",
+        "0",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "6",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads((run / "metrics.json").read_text())["dssb_refreshes"] >= 1
+    rescan = semaudit_cli(
+        "scan",
+        str(data),
+        "--out",
+        str(tmp_path / "audit2"),
+        "-b",
+        "efficientnet-lite0",
+        "--weights",
+        str(run / "model.safetensors"),
+        "--no-probe",
+        "--json",
+    )
+    assert rescan.returncode == 0, rescan.stderr

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from semaudit.cli._app import app, err, examples, out, plain, print_json
-from semaudit.errors import ConfigError, InputError, UsageError
+from semaudit.errors import EXIT_GATE_FAILED, ConfigError, InputError, UsageError
 from semaudit.gate.rules import Rule, list_rules
 
 if TYPE_CHECKING:
@@ -347,7 +347,7 @@ def check(
     if result.status == "SKIP" and not result.passed:
         raise _nothing_checked(result)
     if not result.passed:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_GATE_FAILED)
 
 
 app.command(epilog=EPILOG)(_with_rule_options(check))

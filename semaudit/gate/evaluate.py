@@ -276,7 +276,7 @@ def suggest_thresholds(audit: Audit) -> tuple[dict[str, dict[str, float]], dict[
     +10 %, fail +25 %; minimums: warn −5 %, fail −15 %; see :mod:`semaudit.gate.suggest`);
     baseline rules get fixed starting points.
     """
-    settings = audit.meta.get("settings", {})
+    settings = audit.settings
     table: dict[str, dict[str, float]] = {}
     left_out: dict[str, str] = {}
     for rule in list_rules():

@@ -86,9 +86,9 @@ def summary_value(*path: str) -> MeasureFn:
         number = finite(value)
         if number is not None:
             return [Measure(None, number)]
-        eligible = audit.summary.get("n_eligible")
+        eligible = audit.overview.n_eligible
         reason = "undefined in summary.json"
-        if isinstance(eligible, int) and eligible < 2:
+        if eligible is not None and eligible < 2:
             reason += f": fewer than two eligible classes (n_eligible = {eligible})"
         return [Measure(None, None, skip=reason)]
 
@@ -113,7 +113,7 @@ def saturation(audit: Audit, baseline: Audit | None) -> list[Measure]:
     """Each class's S(n)/S∞, with the images it needs to reach the target saturation."""
     from semaudit.store import Flag
 
-    target = audit.meta.get("settings", {}).get("target_saturation")
+    target = audit.settings.target_saturation
     measures = []
     for row in class_rows(audit):
         value, flags = finite(row["saturation"]), flags_of(row)
@@ -130,7 +130,7 @@ def saturation(audit: Audit, baseline: Audit | None) -> list[Measure]:
             continue
         need = finite(row.get("need_more"))
         detail = ""
-        if need and target:
+        if need:
             detail = f"~{int(need)} more diverse images would reach {target:.0%}"
         measures.append(Measure(str(row["class"]), value, detail=detail))
     return measures
@@ -140,11 +140,12 @@ def probe_accuracy(audit: Audit, baseline: Audit | None) -> list[Measure]:
     """Each class's probe accuracy; one rule-wide skip when the scan ran without the probe."""
     from semaudit.store import Flag
 
-    if not audit.summary.get("probe") or audit.classes["probe_accuracy"].isna().all():
-        eligible = audit.summary.get("n_eligible")
-        if audit.meta.get("settings", {}).get("probe") is False:
+    probed = audit.overview.probe_macro_accuracy is not None
+    if not probed or audit.classes["probe_accuracy"].isna().all():
+        eligible = audit.overview.n_eligible
+        if not audit.settings.probe:
             reason = "probe not run (the audit was scanned with probe off)"
-        elif isinstance(eligible, int) and eligible < 2:
+        elif eligible is not None and eligible < 2:
             reason = f"probe not run: fewer than two eligible classes (n_eligible = {eligible})"
         else:
             reason = "probe not run: the audit has no probe results"

@@ -9,8 +9,13 @@ without a baseline), ``settings`` the audit's scan settings. Each rule of the re
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from semaudit.errors import UsageError
+
+if TYPE_CHECKING:
+    from semaudit.store import AuditSettings
 
 __all__ = [
     "SuggestFn",
@@ -21,7 +26,7 @@ __all__ = [
     "ratio_headroom",
 ]
 
-SuggestFn = Callable[[float | None, Mapping[str, Any]], dict[str, float]]
+SuggestFn = Callable[[float | None, "AuditSettings"], dict[str, float]]
 
 
 def _up(value: float, digits: int) -> float:
@@ -34,41 +39,43 @@ def _down(value: float, digits: int) -> float:
 
 def _current(current: float | None) -> float:
     if current is None:
-        raise ValueError("this suggestion policy needs the rule's current value")
+        raise UsageError(
+            "this suggestion policy needs the rule's current value (none was measured)."
+        )
     return current
 
 
 def fixed(**levels: float) -> SuggestFn:
     """The same levels whatever the audit (baseline rules: a starting point)."""
 
-    def suggest(current: float | None, settings: Mapping[str, Any]) -> dict[str, float]:
+    def suggest(current: float | None, settings: AuditSettings) -> dict[str, float]:
         return dict(levels)
 
     return suggest
 
 
-def ratio_headroom(current: float | None, settings: Mapping[str, Any]) -> dict[str, float]:
+def ratio_headroom(current: float | None, settings: AuditSettings) -> dict[str, float]:
     """Ratios: warn at +10 %, fail at +25 % of the current value."""
     value = _current(current)
     return {"warn": _up(value * 1.1, 2), "fail": _up(value * 1.25, 2)}
 
 
-def image_floor(current: float | None, settings: Mapping[str, Any]) -> dict[str, float]:
+def image_floor(current: float | None, settings: AuditSettings) -> dict[str, float]:
     """Image counts: warn at −10 %, fail at −25 %, never below the scan's ``min_images``."""
     value = _current(current)
-    min_images = int(settings.get("min_images") or 5)
+    min_images = settings.min_images
     fail = min(value, max(min_images, math.floor(value * 0.75)))
     return {"warn": min(value, max(fail, math.floor(value * 0.9))), "fail": fail}
 
 
-def fraction_ceiling(current: float | None, settings: Mapping[str, Any]) -> dict[str, float]:
+def fraction_ceiling(current: float | None, settings: AuditSettings) -> dict[str, float]:
     """Fractions that should stay small: warn at max(1.5×, 1 %), fail at max(2×, 2 %)."""
     value = _current(current)
     warn = min(1.0, max(0.01, _up(value * 1.5, 3)))
     return {"warn": warn, "fail": min(1.0, max(0.02, warn, _up(value * 2, 3)))}
 
 
-def fraction_floor(current: float | None, settings: Mapping[str, Any]) -> dict[str, float]:
+def fraction_floor(current: float | None, settings: AuditSettings) -> dict[str, float]:
     """Fractions that should stay large: warn at −5 %, fail at −15 % of the current value."""
     value = _current(current)
     return {"warn": _down(value * 0.95, 2), "fail": _down(value * 0.85, 2)}

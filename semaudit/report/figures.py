@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from semaudit.store import Summary
+
 __all__ = ["count_scale_scatter", "counts_and_scale", "probe_vs_scale", "select_rows"]
 
 
@@ -141,7 +143,7 @@ def _bar_legend(fig: Figure, matched_m: int | None, marked: bool) -> None:
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=7)
 
 
-def count_scale_scatter(classes: pd.DataFrame, summary: dict[str, Any]) -> Figure:
+def count_scale_scatter(classes: pd.DataFrame, summary: Summary) -> Figure:
     """Images (log x) vs semantic scale: S (hollow) and matched-size S ± std (filled)."""
     with st.style():
         fig = st.new_figure(8.0, 4.6)
@@ -159,7 +161,7 @@ def count_scale_scatter(classes: pd.DataFrame, summary: dict[str, Any]) -> Figur
             ax.errorbar(
                 matched["n"], matched["scale_matched"], yerr=matched["scale_matched_std"].fillna(0),
                 fmt="o", ms=np.sqrt(size), color=st.BLUE, ecolor=st.BLUE, elinewidth=0.8,
-                capsize=1.5, alpha=alpha, label=f"S at {summary.get('matched_m')} images ± std",
+                capsize=1.5, alpha=alpha, label=f"S at {summary.matched_m} images ± std",
             )  # fmt: skip
         if table["n"].max() / max(table["n"].min(), 1) > 8:
             st.plain_log(ax, dense=True)
@@ -168,17 +170,17 @@ def count_scale_scatter(classes: pd.DataFrame, summary: dict[str, Any]) -> Figur
             left, right * 1.6 if ax.get_xscale() == "log" else right + 0.25 * (right - left)
         )
         _label_points(ax, table, summary)
-        rho = summary.get("spearman_count_scale") or {}
-        if rho.get("rho") is not None:
+        if summary.spearman_rho is not None:
+            rho, p = summary.spearman_rho, summary.spearman_p or 0.0
             ax.text(
-                0.02, 0.97, f"Spearman ρ(count, S) = {rho['rho']:.2f}  (p = {rho.get('p', 0):.2g})",
+                0.02, 0.97, f"Spearman ρ(count, S) = {rho:.2f}  (p = {p:.2g})",
                 transform=ax.transAxes, va="top", fontsize=8,
                 bbox={"boxstyle": "round", "fc": "white", "ec": "#CCCCCC"},
             )  # fmt: skip
         ax.set_xlabel("images per class")
         ax.set_ylabel("semantic scale S (bits)")
         ax.set_title("Images vs semantic scale")
-        marked = {str(d.get("class")) for d in summary.get("rank_disagreement") or []}
+        marked = {str(d.get("class")) for d in summary.rank_disagreement}
         if marked & set(table["class"].astype(str)):
             ax.plot([], [], ls="", marker="s", color=st.VERMILLION,
                     label="name in this colour: ranks by count and by S disagree")  # fmt: skip
@@ -189,11 +191,11 @@ def count_scale_scatter(classes: pd.DataFrame, summary: dict[str, Any]) -> Figur
 LABEL_ALL = 25  # up to this many classes every point is named; above, the notable ones
 
 
-def _label_points(ax: Axes, table: pd.DataFrame, summary: dict[str, Any]) -> None:
+def _label_points(ax: Axes, table: pd.DataFrame, summary: Summary) -> None:
     """Name the points: every class up to ``LABEL_ALL`` classes, else the rank-disagreement
     classes (at most 6) and the largest and smallest by count and by scale. Rank-disagreement
     classes are named in vermillion, the others in ink."""
-    marked = [str(d.get("class")) for d in summary.get("rank_disagreement") or []][:6]
+    marked = [str(d.get("class")) for d in summary.rank_disagreement][:6]
     where = {
         str(name): (float(n), float(scale))
         for name, n, scale in zip(table["class"], table["n"], table["scale"], strict=True)
@@ -222,7 +224,7 @@ _PROBE_PANELS = (
 )
 
 
-def probe_vs_scale(classes: pd.DataFrame, summary: dict[str, Any]) -> Figure:
+def probe_vs_scale(classes: pd.DataFrame, summary: Summary) -> Figure:
     """Linear-probe accuracy per class against images, S and matched S, with correlations."""
     with st.style():
         table = classes[classes["probe_accuracy"].notna()]
@@ -231,7 +233,7 @@ def probe_vs_scale(classes: pd.DataFrame, summary: dict[str, Any]) -> Figure:
         if table.empty or not panels:
             return st.no_data(fig, "No probe accuracies in this audit (scan ran without --probe).")
         axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
-        corr = ((summary.get("correlations") or {}).get("probe_accuracy")) or {}
+        corr = summary.probe_correlations()
         size, alpha = _marker_size(len(table)), _alpha(len(table))
         for ax, (column, key, xlabel) in zip(axes, panels, strict=True):
             data = table[table[column].notna()]

@@ -145,11 +145,11 @@ def build_figures(audit: Audit) -> list[FigureBlock]:
     from semaudit.report import figures as fg
     from semaudit.report.style import save_png
 
-    classes, summary, curves = audit.classes, audit.summary, audit.curves
+    classes, curves, summary = audit.classes, audit.curves, audit.overview
     target = _target(audit)
     specs: list[tuple[str, str, Callable[[], Any], Callable[[Audit], str]]] = [
         ("counts-scale", "scale", lambda: fg.counts_and_scale(
-            classes, audit.overview.rank_disagreement, matched_m=audit.overview.matched_m),
+            classes, summary.rank_disagreement, matched_m=summary.matched_m),
          _alt_counts),
         ("curves", "curves", lambda: cf.curves_overview(classes, curves, target=target),
          _alt_curves),
@@ -160,7 +160,12 @@ def build_figures(audit: Audit) -> list[FigureBlock]:
     ]  # fmt: skip
     if classes["probe_accuracy"].notna().any():
         specs.append(
-            ("probe-vs-scale", "probe", lambda: fg.probe_vs_scale(classes, summary), _alt_probe)
+            (
+                "probe-vs-scale",
+                "probe",
+                lambda: fg.probe_vs_scale(classes, summary),
+                _alt_probe,
+            )
         )
     return [
         FigureBlock(key, section, save_png(make()), alt(audit), _CAPTIONS[key])

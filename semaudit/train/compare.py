@@ -20,8 +20,9 @@ from semaudit import __version__
 from semaudit.errors import UsageError
 from semaudit.store.io import read_json, write_csv, write_json
 from semaudit.train.config import TrainConfig, method_name
+from semaudit.train.models import is_main
 from semaudit.train.protocol import TrainInputs
-from semaudit.train.run import _is_main, train_run
+from semaudit.train.run import train_run
 from semaudit.values import json_safe
 
 __all__ = ["COMPARISON_COLUMNS", "compare_methods", "summarize"]
@@ -116,7 +117,7 @@ def compare_methods(
         "config": base.to_dict(),
         "inputs": inputs.describe(),
     }
-    main = _is_main()
+    main = is_main()
     if main:
         _prepare(out, identity, resume)
     rows = []

@@ -21,7 +21,7 @@ import numpy as np
 from semaudit.data import ImageItem, discover_folder
 from semaudit.errors import BackboneError, InputError
 from semaudit.store import Audit, load_audit
-from semaudit.store.shards import load_embeddings
+from semaudit.store.shards import load_embeddings, read_index
 from semaudit.train.config import TrainConfig
 
 __all__ = ["Split", "TrainInputs", "load_inputs", "stratified_split"]
@@ -102,6 +102,7 @@ def _check_same_data(
     items: list[ImageItem],
     classes: list[str],
     index_paths: list[str],
+    index_sizes: list[int],
     class_names: list[str],
 ) -> None:
     """The audit must have been made from DATA: same classes, same image files."""
@@ -131,6 +132,14 @@ def _check_same_data(
             f"audit {audit.path} was made from other data: {len(missing)} of its images are "
             f"not under {data} and {len(extra)} images of {data} are not in it (e.g. "
             f"{example}); {fix}."
+        )
+    sizes = {item.path: item.size for item in items}
+    changed = [p for p, n in zip(index_paths, index_sizes, strict=True) if sizes[p] != n]
+    if changed:  # sizes only: a copied dataset keeps its sizes, not its modification times
+        raise InputError(
+            f"{len(changed)} of the images under {data} changed since audit {audit.path} was "
+            "made (e.g. "
+            f"{changed[0]}: another file size); {fix}."
         )
 
 
@@ -220,7 +229,8 @@ def load_inputs(
     audit = load_audit(audit_dir)
     inventory = discover_folder(data)
     features, labels, paths, class_names = load_embeddings(audit_dir)
-    _check_same_data(audit, data, inventory.items, inventory.classes, paths, class_names)
+    sizes = read_index(audit_dir).set_index("path")["size"].reindex(paths).astype(int).tolist()
+    _check_same_data(audit, data, inventory.items, inventory.classes, paths, sizes, class_names)
     by_path = {item.path: item for item in inventory.items}
     train = Split("train", labels, features, [by_path[p] for p in paths])
     scales = audit.classes.set_index("class").reindex(class_names)["scale"].to_numpy(float)

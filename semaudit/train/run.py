@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from semaudit import __version__
 from semaudit.errors import UsageError
@@ -34,16 +33,14 @@ from semaudit.train.checkpoint import (
 )
 from semaudit.train.config import TrainConfig
 from semaudit.train.evaluate import run_metrics
-from semaudit.train.head import MLPHead
 from semaudit.train.loop import (
     EpochRecord,
-    ImageBatches,
-    TensorBatches,
     predict,
     run_epoch,
 )
 from semaudit.train.losses import LongTailLoss
-from semaudit.train.protocol import Split, TrainInputs
+from semaudit.train.models import BuiltModel, build_model, is_main, wrap_distributed
+from semaudit.train.protocol import TrainInputs
 from semaudit.train.weighting import ClassWeighting, FeaturePool
 from semaudit.values import json_safe
 
@@ -60,129 +57,6 @@ class RunResult:
     out: Path
     metrics: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class _Model:
-    """The trainable model, its batches and what to save."""
-
-    module: nn.Module
-    pool_dim: int
-    train: TensorBatches | ImageBatches
-    make_eval: Callable[[Split], TensorBatches | ImageBatches]
-    save: Callable[[nn.Module, Path], list[Path]]
-
-
-def _is_main() -> bool:
-    import torch.distributed as dist
-
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
-
-
-def _distributed(model: nn.Module, device: str) -> nn.Module:
-    """``model`` wrapped in DistributedDataParallel under ``torchrun``, else itself."""
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
-        return model
-    from torch.nn.parallel import DistributedDataParallel
-
-    ids = [torch.device(device).index or 0] if device.startswith("cuda") else None
-    return DistributedDataParallel(model, device_ids=ids)
-
-
-def _build_head(inputs: TrainInputs, config: TrainConfig, device: str) -> _Model:
-    assert inputs.train.features is not None
-    k = len(inputs.class_names)
-    head = MLPHead(inputs.dim, config.hidden_dim, k, cosine=config.loss == "ldam")
-    head.set_standardization(torch.as_tensor(inputs.train.features, dtype=torch.float32))
-    head.to(device)
-
-    def make_eval(split: Split) -> TensorBatches:
-        assert split.features is not None
-        return TensorBatches(split.features, split.labels, 1024, device=device, shuffle=False)
-
-    def save(module: nn.Module, out: Path) -> list[Path]:
-        from safetensors.torch import save_file
-
-        path = out / "head.safetensors"
-        meta = {
-            "format": "semaudit-head",
-            "backbone": str(inputs.audit.meta.get("backbone", {}).get("id")),
-            "weights_digest": str(inputs.audit.meta.get("backbone", {}).get("weights_digest")),
-            "classes": "\n".join(inputs.class_names),
-            "input_dim": str(inputs.dim),
-            "hidden_dim": str(config.hidden_dim),
-        }
-        state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-        tmp = path.with_name(".head.safetensors.tmp")
-        save_file(state, str(tmp), metadata=meta)
-        tmp.replace(path)
-        return [path]
-
-    batches = TensorBatches(
-        inputs.train.features,
-        inputs.train.labels,
-        config.batch_size,
-        seed=config.seed,
-        device=device,
-    )
-    return _Model(head, config.hidden_dim, batches, make_eval, save)
-
-
-def _build_image_model(inputs: TrainInputs, config: TrainConfig, device: str) -> _Model:
-    from semaudit.train.finetune import ImageClassifier, load_image_backbone
-
-    backbone = load_image_backbone(inputs.audit.meta, device)
-    model = ImageClassifier(
-        backbone.model,
-        backbone.embed_dim,
-        len(inputs.class_names),
-        mode=config.finetune,
-        last_block=getattr(backbone, "last_block", None),
-        cosine=config.loss == "ldam",
-    ).to(device)
-    if device.startswith("cuda"):
-        model = model.to(memory_format=torch.channels_last)
-    train_transform = getattr(backbone, "train_transform", None) or backbone.transform
-    assert inputs.train.items is not None
-
-    def make_eval(split: Split) -> ImageBatches:
-        assert split.items is not None
-        return ImageBatches(
-            split.items,
-            inputs.class_names,
-            backbone.transform,
-            config.batch_size,
-            device=device,
-            shuffle=False,
-            workers=config.workers,
-        )
-
-    def save(module: nn.Module, out: Path) -> list[Path]:
-        from safetensors.torch import save_file
-
-        assert isinstance(module, ImageClassifier)
-        paths = []
-        for name, part in (("model", module.backbone), ("classifier", module.classifier)):
-            path = out / f"{name}.safetensors"
-            state = {k: v.detach().cpu().contiguous() for k, v in part.state_dict().items()}
-            tmp = path.with_name(f".{name}.safetensors.tmp")
-            save_file(state, str(tmp), metadata={"backbone": backbone.spec.id})
-            tmp.replace(path)
-            paths.append(path)
-        return paths
-
-    batches = ImageBatches(
-        inputs.train.items,
-        inputs.class_names,
-        train_transform,
-        config.batch_size,
-        seed=config.seed,
-        device=device,
-        workers=config.workers,
-    )
-    return _Model(model, backbone.embed_dim, batches, make_eval, save)
 
 
 def _identity(inputs: TrainInputs, config: TrainConfig) -> dict[str, Any]:
@@ -262,18 +136,16 @@ def _train_run(
     emit: Events = on_event or (lambda kind, payload: None)
     out.mkdir(parents=True, exist_ok=True)
     identity = _identity(inputs, config)
-    if _is_main() and _prepare_dir(out, identity, resume):
+    if is_main() and _prepare_dir(out, identity, resume):
         return RunResult(out, read_json(out / "metrics.json"), _read_history(out))
     selection = _selection(config, inputs)
     k = len(inputs.class_names)
     counts = inputs.counts
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
-    built = (_build_head if config.finetune == "head" else _build_image_model)(
-        inputs, config, device
-    )
+    built = build_model(inputs, config, device)
     model = built.module
-    trained = _distributed(model, device)
+    trained = wrap_distributed(model, device)
     loss_fn = LongTailLoss.from_config(config, counts).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(
@@ -284,7 +156,7 @@ def _train_run(
     )
     pool = None
     if config.weighting == "dssb":
-        pool = FeaturePool(inputs.train.labels, built.pool_dim, k)
+        pool = FeaturePool(inputs.train.labels, built.pool_dim, k, device=device)
         emit("pool", {"bytes": pool.nbytes, "n": len(inputs.train), "dim": built.pool_dim})
     weighting = ClassWeighting.from_config(config, counts, inputs.audit_scales, pool)
     val_batches = built.make_eval(inputs.val) if inputs.val is not None else None
@@ -331,7 +203,7 @@ def _train_run(
                 best = {"epoch": epoch, "score": score}
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         history.append(record)
-        if _is_main():
+        if is_main():
             opt_tensors, opt_state = optimizer_tensors(optimizer)
             tensors = {
                 **prefixed("model", model.state_dict()),
@@ -351,7 +223,7 @@ def _train_run(
     if selection == "val" and best_state is not None:
         model.load_state_dict(best_state)
     selected = best["epoch"] if selection == "val" else config.epochs - 1
-    if not _is_main():
+    if not is_main():
         return RunResult(out, {}, [])
     return _finish(
         out,
@@ -380,7 +252,7 @@ def _finish(
     out: Path,
     inputs: TrainInputs,
     config: TrainConfig,
-    built: _Model,
+    built: BuiltModel,
     weighting: ClassWeighting,
     history: list[EpochRecord],
     selection: str,

@@ -60,7 +60,12 @@ def static_weights(
 
 
 class FeaturePool:
-    """The latest feature of every training sample, by sample id (``N × d`` float32 on the CPU).
+    """The latest feature of every training sample, by sample id (``N × d`` float32).
+
+    The pool lives on the training device: on a GPU, writing a batch's rows is then an
+    asynchronous copy instead of a wait for the GPU at every step (with a CPU pool dssb took
+    +34 % per epoch over ce on an H200, cb +6 %), and NCCL can gather it; rows go to the CPU
+    only when scales are computed.
 
     ``update`` overwrites the rows of a batch after each forward pass; ``class_scales`` computes
     ``S_c`` of every class from the rows seen so far (``class_scale``: L2-normalised, α = d by
@@ -68,12 +73,16 @@ class FeaturePool:
     ``gather`` (an ``all_reduce`` of rows and seen-flags) gives every rank the whole pool.
     """
 
-    def __init__(self, labels: np.ndarray, dim: int, n_classes: int) -> None:
+    def __init__(
+        self, labels: np.ndarray, dim: int, n_classes: int, *, device: str = "cpu"
+    ) -> None:
         self.labels = np.asarray(labels, dtype=np.int64)
         self.n_classes = int(n_classes)
-        self.features = torch.zeros((self.labels.size, dim), dtype=torch.float32)
-        self.seen = torch.zeros(self.labels.size, dtype=torch.bool)
-        self.fresh = torch.zeros(self.labels.size, dtype=torch.bool)  # updated since gather
+        self.device = device
+        n = self.labels.size
+        self.features = torch.zeros((n, dim), dtype=torch.float32, device=device)
+        self.seen = torch.zeros(n, dtype=torch.bool, device=device)
+        self.fresh = torch.zeros(n, dtype=torch.bool, device=device)  # updated since gather
 
     @property
     def nbytes(self) -> int:
@@ -84,8 +93,8 @@ class FeaturePool:
         return bool(self.seen.all())
 
     def update(self, ids: torch.Tensor, features: torch.Tensor) -> None:
-        ids = ids.detach().cpu().long()
-        self.features[ids] = features.detach().float().cpu()
+        ids = ids.detach().to(self.device, non_blocking=True).long()
+        self.features[ids] = features.detach().float().to(self.device, non_blocking=True)
         self.seen[ids] = True
         self.fresh[ids] = True
 
@@ -112,8 +121,8 @@ class FeaturePool:
         spinning against torch's made each eigendecomposition ~10× slower (docs/train.md)."""
         from threadpoolctl import threadpool_limits
 
-        feats = self.features.numpy()
-        seen = self.seen.numpy()
+        feats = self.features.cpu().numpy()
+        seen = self.seen.cpu().numpy()
         with threadpool_limits(limits=1):
             return np.array(
                 [
@@ -126,8 +135,8 @@ class FeaturePool:
         return {"pool.features": self.features, "pool.seen": self.seen}
 
     def load_state(self, tensors: dict[str, torch.Tensor]) -> None:
-        self.features = tensors["pool.features"].clone()
-        self.seen = tensors["pool.seen"].clone().bool()
+        self.features = tensors["pool.features"].to(self.device).clone()
+        self.seen = tensors["pool.seen"].to(self.device).clone().bool()
         self.fresh = torch.zeros_like(self.seen)
 
 

@@ -1,0 +1,159 @@
+"""What a run trains: the head or the image model, its batches, and how it is saved.
+
+``build_model`` returns a :class:`BuiltModel`: the module, the dimension of the features the
+dssb pool stores, the training batches, a factory of evaluation batches, and a ``save`` that
+writes the model files of the run (``head.safetensors``, or ``model.safetensors`` with the
+backbone's own key names plus ``classifier.safetensors``). Under ``torchrun``,
+:func:`wrap_distributed` wraps the module in DistributedDataParallel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from semaudit.errors import BackboneError
+from semaudit.train.config import TrainConfig
+from semaudit.train.head import MLPHead
+from semaudit.train.loop import ImageBatches, TensorBatches
+from semaudit.train.protocol import Split, TrainInputs
+
+__all__ = ["BuiltModel", "build_model", "is_main", "wrap_distributed"]
+
+
+@dataclass
+class BuiltModel:
+    """The trainable model, its batches and what to save."""
+
+    module: nn.Module
+    pool_dim: int
+    train: TensorBatches | ImageBatches
+    make_eval: Callable[[Split], TensorBatches | ImageBatches]
+    save: Callable[[nn.Module, Path], list[Path]]
+
+
+def is_main() -> bool:
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+def wrap_distributed(model: nn.Module, device: str) -> nn.Module:
+    """``model`` wrapped in DistributedDataParallel under ``torchrun``, else itself."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [torch.device(device).index or 0] if device.startswith("cuda") else None
+    return DistributedDataParallel(model, device_ids=ids)
+
+
+def _build_head(inputs: TrainInputs, config: TrainConfig, device: str) -> BuiltModel:
+    assert inputs.train.features is not None
+    k = len(inputs.class_names)
+    head = MLPHead(inputs.dim, config.hidden_dim, k, cosine=config.loss == "ldam")
+    head.set_standardization(torch.as_tensor(inputs.train.features, dtype=torch.float32))
+    head.to(device)
+
+    def make_eval(split: Split) -> TensorBatches:
+        assert split.features is not None
+        return TensorBatches(split.features, split.labels, 1024, device=device, shuffle=False)
+
+    def save(module: nn.Module, out: Path) -> list[Path]:
+        from safetensors.torch import save_file
+
+        path = out / "head.safetensors"
+        meta = {
+            "format": "semaudit-head",
+            "backbone": str(inputs.audit.meta.get("backbone", {}).get("id")),
+            "weights_digest": str(inputs.audit.meta.get("backbone", {}).get("weights_digest")),
+            "classes": "\n".join(inputs.class_names),
+            "input_dim": str(inputs.dim),
+            "hidden_dim": str(config.hidden_dim),
+        }
+        state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+        tmp = path.with_name(".head.safetensors.tmp")
+        save_file(state, str(tmp), metadata=meta)
+        tmp.replace(path)
+        return [path]
+
+    batches = TensorBatches(
+        inputs.train.features,
+        inputs.train.labels,
+        config.batch_size,
+        seed=config.seed,
+        device=device,
+    )
+    return BuiltModel(head, config.hidden_dim, batches, make_eval, save)
+
+
+def _build_image_model(inputs: TrainInputs, config: TrainConfig, device: str) -> BuiltModel:
+    from semaudit.train.finetune import ImageClassifier, load_image_backbone
+
+    backbone = load_image_backbone(inputs.audit.meta, device)
+    if config.finetune == "last" and backbone.last_block is None:
+        raise BackboneError(
+            f"backbone {backbone.spec.id} has no last block to unfreeze for --finetune last; "
+            "use --finetune full or head."
+        )
+    model = ImageClassifier(
+        backbone.model,
+        backbone.embed_dim,
+        len(inputs.class_names),
+        mode=config.finetune,
+        last_block=backbone.last_block,
+        cosine=config.loss == "ldam",
+    ).to(device)
+    if device.startswith("cuda"):
+        model = model.to(memory_format=torch.channels_last)
+    train_transform = backbone.train_transform
+    assert inputs.train.items is not None
+
+    def make_eval(split: Split) -> ImageBatches:
+        assert split.items is not None
+        return ImageBatches(
+            split.items,
+            inputs.class_names,
+            backbone.transform,
+            config.batch_size,
+            device=device,
+            shuffle=False,
+            workers=config.workers,
+        )
+
+    def save(module: nn.Module, out: Path) -> list[Path]:
+        from safetensors.torch import save_file
+
+        assert isinstance(module, ImageClassifier)
+        paths = []
+        for name, part in (("model", module.backbone), ("classifier", module.classifier)):
+            path = out / f"{name}.safetensors"
+            state = {k: v.detach().cpu().contiguous() for k, v in part.state_dict().items()}
+            tmp = path.with_name(f".{name}.safetensors.tmp")
+            save_file(state, str(tmp), metadata={"backbone": backbone.spec.id})
+            tmp.replace(path)
+            paths.append(path)
+        return paths
+
+    batches = ImageBatches(
+        inputs.train.items,
+        inputs.class_names,
+        train_transform,
+        config.batch_size,
+        seed=config.seed,
+        device=device,
+        workers=config.workers,
+    )
+    return BuiltModel(model, backbone.embed_dim, batches, make_eval, save)
+
+
+def build_model(inputs: TrainInputs, config: TrainConfig, device: str) -> BuiltModel:
+    """The model of ``config.finetune``, on ``device``."""
+    build = _build_head if config.finetune == "head" else _build_image_model
+    return build(inputs, config, device)
