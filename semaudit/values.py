@@ -1,4 +1,4 @@
-"""One numeric helper shared by the readers and the maths: tolerant float conversion."""
+"""Numbers in and out: tolerant float conversion, JSON-safe values, and display formatting."""
 
 from __future__ import annotations
 
@@ -32,3 +32,20 @@ def json_safe(value: Any) -> Any:
     if hasattr(value, "item") and callable(value.item):  # numpy scalar
         return json_safe(value.item())
     return value
+
+
+def format_number(value: Any, spec: str | None = None, *, missing: str = "—") -> str:
+    """A statistic for people: ``format(value, spec)``, or by default integers bare and others
+    to 4 significant digits; ``missing`` for None, NaN or text that is not a number.
+
+    >>> format_number(3.0), format_number(0.123456), format_number(None), format_number(0.5, ".0%")
+    ('3', '0.1235', '—', '50%')
+    """
+    number = finite(value)
+    if number is None:
+        return missing
+    if spec is not None:
+        return format(number, spec)
+    if number.is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    return f"{number:.4g}"

@@ -9,8 +9,10 @@ import pytest
 from scipy import stats
 
 from semaudit.errors import UsageError
+from semaudit.stats import probe
 from semaudit.stats.probe import (
     _fit_softmax,
+    _SoftmaxObjective,
     _standardise,
     correlate,
     linear_probe,
@@ -96,6 +98,58 @@ def test_cross_validated_accuracy_matches_scikit_learn() -> None:
     assert 0.4 < ours.macro_accuracy < 1.0  # a non-trivial problem
     assert np.mean(ours.predictions == predictions) >= 0.97
     np.testing.assert_allclose(ours.per_class_accuracy, theirs, atol=0.05)
+
+
+def _unchunked_loss_grad(
+    xp: np.ndarray, y: np.ndarray, k: int, penalty: np.ndarray, theta: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """The softmax objective written out on all rows at once (the reference)."""
+    n, r = xp.shape
+    v = theta[: r * k].reshape(r, k)
+    logits = xp @ v + theta[r * k :]
+    logits = logits - logits.max(axis=1, keepdims=True)
+    log_total = np.log(np.exp(logits).sum(axis=1))
+    loss = np.mean(log_total - logits[np.arange(n), y]) + 0.5 * np.sum(penalty * v * v)
+    resid = np.exp(logits - log_total[:, None])
+    resid[np.arange(n), y] -= 1.0
+    resid /= n
+    return float(loss), np.concatenate([(xp.T @ resid + penalty * v).ravel(), resid.sum(axis=0)])
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 10_000])
+def test_chunked_objective_matches_unchunked(chunk: int) -> None:
+    rng = np.random.default_rng(3)
+    n, r, k = 103, 9, 6
+    xp = rng.standard_normal((n, r))
+    y = rng.integers(0, k, n)
+    penalty = rng.uniform(1e-4, 1e-2, (r, 1))
+    objective = _SoftmaxObjective(xp, y, k, penalty, chunk)
+    for scale in (0.0, 1.0, 5.0):
+        theta = scale * rng.standard_normal(r * k + k)
+        want_loss, want_grad = _unchunked_loss_grad(xp, y, k, penalty, theta)
+        for _ in range(2):  # buffers are reused between evaluations
+            loss, grad = objective(theta)
+            assert loss == pytest.approx(want_loss, rel=1e-12)
+            np.testing.assert_allclose(
+                grad, want_grad, rtol=1e-12, atol=1e-15 * np.abs(want_grad).max()
+            )
+    # float32 products (as the probe runs them): equal up to float32 rounding
+    xp32 = xp.astype(np.float32)
+    theta = rng.standard_normal(r * k + k)
+    loss, grad = _SoftmaxObjective(xp32, y, k, penalty, chunk)(theta)
+    want_loss, want_grad = _unchunked_loss_grad(xp32.astype(np.float64), y, k, penalty, theta)
+    assert loss == pytest.approx(want_loss, rel=1e-5)
+    np.testing.assert_allclose(grad, want_grad, rtol=1e-4, atol=1e-6)
+
+
+def test_probe_predictions_do_not_depend_on_chunk_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    features, labels = _blobs(5, [60, 45, 30, 20, 9, 3], 24, 5.0)
+    default = linear_probe(features, labels, 7, folds=4, seed=1)
+    monkeypatch.setattr(probe, "_CHUNK_ROWS", 7)
+    chunked = linear_probe(features, labels, 7, folds=4, seed=1)
+    np.testing.assert_array_equal(chunked.predictions, default.predictions)
+    np.testing.assert_array_equal(chunked.per_class_accuracy, default.per_class_accuracy)
+    assert 0.3 < default.macro_accuracy < 1.0  # classes overlap: not a trivial probe
 
 
 def test_probe_rejects_bad_arguments() -> None:

@@ -17,7 +17,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from semaudit.errors import EXIT_INTERNAL, EXIT_USAGE, SemauditError
+from semaudit.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    SemauditError,
+)
 
 COMMAND_ORDER = ("scan", "report", "check", "compare", "train", "models", "demo")
 """Workflow order in ``semaudit --help``: measure, look, gate, diff, act; then the helpers."""
@@ -197,6 +203,9 @@ def _is_click_error(exc: BaseException) -> bool:
     return hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int)
 
 
+_RESUME = "interrupted; rerun the same command to resume"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 ok, 1 gate failed, 2 usage, 3 input, 4 internal)."""
     from semaudit.cli import commands  # noqa: F401  (registers every command on ``app``)
@@ -209,8 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         return int(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        err.print("interrupted; rerun the same command to resume", markup=False)
-        return 130
+        err.print(_RESUME, markup=False)
+        return EXIT_INTERRUPTED
     except Exception as exc:
         if _is_click_error(exc):
             exc.show(file=sys.stderr)  # type: ignore[attr-defined]
@@ -220,6 +229,6 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         err.print("internal error: please report it with the traceback above", markup=False)
         return EXIT_INTERNAL
-    if result == 130:  # Typer turns KeyboardInterrupt (Ctrl-C, SIGTERM in scan) into 130
-        err.print("interrupted; rerun the same command to resume", markup=False)
-    return int(result) if isinstance(result, int) else 0
+    if result == EXIT_INTERRUPTED:  # Typer turns KeyboardInterrupt (Ctrl-C, SIGTERM) into 130
+        err.print(_RESUME, markup=False)
+    return int(result) if isinstance(result, int) else EXIT_OK

@@ -19,7 +19,7 @@ from semaudit.cli._app import app, examples, out, plain, print_json, print_table
 from semaudit.cli._options import scan_config
 from semaudit.cli._progress import ScanProgress
 from semaudit.scanner.config import ScanConfig
-from semaudit.values import finite
+from semaudit.values import format_number
 
 INPUT, BACKBONE, STATS, OUTPUT = "Input", "Backbone and speed", "Statistics", "Output"
 
@@ -143,13 +143,11 @@ def run_scan(
 
 
 def _fmt(value: Any, spec: str = ".2f") -> str:
-    number = finite(value)
-    return "n/a" if number is None else format(number, spec)
+    return format_number(value, spec, missing="n/a")
 
 
 def _cell(value: Any, spec: str = ".2f") -> str:
-    number = finite(value)
-    return "" if number is None else format(number, spec)
+    return format_number(value, spec, missing="")
 
 
 def show_result(result: Any, json_output: bool) -> None:

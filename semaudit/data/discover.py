@@ -221,7 +221,10 @@ def read_manifest(
         )
     if split is not None:
         if "split" not in frame.columns:
-            raise InputError(f"--split {split} given but manifest {manifest} has no split column.")
+            raise InputError(
+                f"split {split!r} asked for but manifest {manifest} has no split column; "
+                "add one or leave the split out."
+            )
         frame = frame[frame["split"].astype(str) == split]
     base = Path(root) if root is not None else manifest.parent
     base_real = base.resolve()

@@ -14,7 +14,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from semaudit.values import finite
+from semaudit.values import finite, format_number
 
 if TYPE_CHECKING:
     from semaudit.store import Audit, Flag
@@ -47,15 +47,6 @@ class Measure:
 
 MeasureFn = Callable[["Audit", "Audit | None"], list[Measure]]
 """How a rule reads its values: ``(audit, baseline or None) -> one Measure per subject``."""
-
-
-def format_number(value: float | None) -> str:
-    """Compact display of a statistic: integers bare, others to 4 significant digits."""
-    if value is None:
-        return "—"
-    if float(value).is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.4g}"
 
 
 def class_rows(audit: Audit) -> list[dict[Hashable, Any]]:

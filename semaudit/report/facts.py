@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from semaudit.store import Audit
-from semaudit.values import finite
+from semaudit.values import finite, format_number
 
 __all__ = [
     "KeyNumber",
@@ -36,11 +36,8 @@ class KeyNumber:
 def fmt_num(value: Any, digits: int = 1) -> str:
     """A number for people: thousands separators, ``–`` for missing values."""
     number = finite(value)
-    if number is None:
-        return "–"
-    if number == int(number) and digits <= 1:
-        return f"{int(number):,}"
-    return f"{number:,.{digits}f}"
+    whole = number is not None and number == int(number) and digits <= 1
+    return format_number(value, ",.0f" if whole else f",.{digits}f", missing="–")
 
 
 def approx(count: float) -> int:
@@ -54,14 +51,12 @@ def approx(count: float) -> int:
 def fmt_ratio(value: Any) -> str:
     """A max/min ratio as ``20×``, ``1.4×``; ``n/a`` when undefined."""
     number = finite(value)
-    if number is None:
-        return "n/a"
-    return f"{number:,.0f}×" if number >= 100 else f"{number:.3g}×"
+    spec = ",.0f" if number is not None and number >= 100 else ".3g"
+    return format_number(value, spec, missing="n/a") + ("×" if number is not None else "")
 
 
 def fmt_pct(value: Any) -> str:
-    number = finite(value)
-    return "–" if number is None else f"{100 * number:.0f}%"
+    return format_number(value, ".0%", missing="–")
 
 
 def target_saturation(audit: Audit) -> float:

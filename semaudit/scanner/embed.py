@@ -50,7 +50,9 @@ def resolve_device(device: str) -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         from semaudit.errors import UsageError
 
-        raise UsageError("--device cuda requested but no CUDA device is visible; use --device cpu.")
+        raise UsageError(
+            f"device {device!r} requested but no CUDA device is visible; use device cpu or auto."
+        )
     return device
 
 

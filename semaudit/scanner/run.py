@@ -79,7 +79,7 @@ def _inventory(
             manifest, root=data, split=split, allow_outside_root=allow_outside_root
         )
     if data is None:
-        raise UsageError("give a data folder (semaudit scan DATA) or --manifest FILE.")
+        raise UsageError("give a data folder or a manifest (a CSV/parquet of path,label).")
     if is_tar_input(data):
         return discover_tars(data)
     return discover_folder(data)

@@ -8,8 +8,10 @@ L-BFGS-B and an analytic gradient, in numpy: for fold training data (X, y) with 
 
 (bias unpenalised; equals scikit-learn's ``LogisticRegression(C=1/(λ n))``). The optimiser works
 in preconditioned coordinates ``W = E diag(s) V`` (E: covariance eigenvectors, so the problem
-is unchanged) with float32 products. Out-of-fold predictions give per-class accuracy, which
-:func:`correlate` relates to counts and scales.
+is unchanged) with float32 products. Loss, gradient and predictions run over blocks of
+``_CHUNK_ROWS`` rows (float64 sums), so memory grows with ``_CHUNK_ROWS × k``, not ``n × k``.
+Out-of-fold predictions give per-class accuracy, which :func:`correlate` relates to counts and
+scales.
 """
 
 from __future__ import annotations
@@ -125,33 +127,71 @@ def _preconditioner(x: np.ndarray, l2: float) -> tuple[np.ndarray, np.ndarray]:
     return basis * s, s
 
 
+#: Rows per block of the softmax loss, gradient and prediction: memory is bounded by a few
+#: ``_CHUNK_ROWS × k`` buffers per fold worker (8192 × 1000 classes: 32 MiB float32 and 64 MiB
+#: float64) instead of ``n × k``. Blocks of this size keep the products as fast as one big one.
+_CHUNK_ROWS = 8192
+
+
+class _SoftmaxObjective:
+    """Mean cross-entropy of ``xp V + b`` plus ``l2/2 Σ s_j² ‖V_j‖²`` and its gradient, summed
+    over blocks of ``chunk`` rows in float64 (products in ``xp.dtype``), reusing its buffers."""
+
+    def __init__(
+        self, xp: np.ndarray, y: np.ndarray, k: int, penalty: np.ndarray, chunk: int
+    ) -> None:
+        self.xp, self.y, self.k, self.penalty = xp, y, k, penalty
+        self.chunk = max(1, int(chunk))
+        m = min(self.chunk, xp.shape[0])
+        self._logits = np.empty((m, k), dtype=xp.dtype)
+        self._prob = np.empty((m, k), dtype=np.float64)
+        self._rows = np.arange(m)
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        xp, y, k = self.xp, self.y, self.k
+        n, r = xp.shape
+        v = theta[: r * k].reshape(r, k)
+        bias = theta[r * k :]
+        v_low = v.astype(xp.dtype)
+        data_loss = 0.0
+        grad_v = np.zeros((r, k), dtype=np.float64)
+        grad_b = np.zeros(k, dtype=np.float64)
+        for start in range(0, n, self.chunk):
+            stop = min(start + self.chunk, n)
+            m = stop - start
+            block, labels, rows = xp[start:stop], y[start:stop], self._rows[:m]
+            logits_low = np.matmul(block, v_low, out=self._logits[:m])
+            prob = np.add(logits_low, bias, out=self._prob[:m])  # float64 logits
+            prob -= prob.max(axis=1, keepdims=True)
+            picked = prob[rows, labels]
+            np.exp(prob, out=prob)
+            total = prob.sum(axis=1)
+            data_loss += float(np.sum(np.log(total) - picked))
+            prob /= total[:, None]
+            prob[rows, labels] -= 1.0
+            prob /= n
+            grad_b += prob.sum(axis=0)
+            resid_low = self._logits[:m]  # logits no longer needed: reuse for the residual
+            resid_low[...] = prob
+            grad_v += block.T @ resid_low
+        loss = data_loss / n + 0.5 * float(np.sum(self.penalty * v * v))
+        grad_v += self.penalty * v
+        return loss, np.concatenate([grad_v.ravel(), grad_b])
+
+
 def _fit_preconditioned(
     xp: np.ndarray, s: np.ndarray, y: np.ndarray, k: int, l2: float, max_iter: int, tol: float
 ) -> np.ndarray:
     """``[V (r·k), b (k)]`` minimising mean cross-entropy of ``xp V + b`` + ``l2/2 Σ s_j² ‖V_j‖²``.
 
     L-BFGS-B from zeros, stopping at a projected gradient ≤ ``tol`` or after ``max_iter`` steps.
+    Loss and gradient stream over blocks of :data:`_CHUNK_ROWS` rows.
     """
-    n, r = xp.shape
     penalty = (l2 * s**2)[:, None]
-    rows = np.arange(n)
-
-    def loss_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        v = theta[: r * k].reshape(r, k)
-        logits = (xp @ v.astype(xp.dtype)).astype(np.float64) + theta[r * k :]
-        logits -= logits.max(axis=1, keepdims=True)
-        prob = np.exp(logits)
-        total = prob.sum(axis=1)
-        loss = float(np.mean(np.log(total) - logits[rows, y]) + 0.5 * np.sum(penalty * v * v))
-        prob /= total[:, None]
-        prob[rows, y] -= 1.0
-        prob /= n
-        grad_v = (prob.T.astype(xp.dtype) @ xp).T.astype(np.float64) + penalty * v
-        return loss, np.concatenate([grad_v.ravel(), prob.sum(axis=0)])
-
+    loss_grad = _SoftmaxObjective(xp, y, k, penalty, _CHUNK_ROWS)
     res = optimize.minimize(
         loss_grad,
-        np.zeros(r * k + k),
+        np.zeros(xp.shape[1] * k + k),
         jac=True,
         method="L-BFGS-B",
         options={"maxiter": max_iter, "gtol": tol, "ftol": 64 * np.finfo(float).eps},
@@ -184,7 +224,13 @@ def _predict_fold(
     k, r = present.size, s.size
     theta = _fit_preconditioned(xp[~test], s, local, k, l2, max_iter, tol=1e-4)
     v = theta[: r * k].reshape(r, k).astype(np.float32)
-    return present[np.argmax(xp[test] @ v + theta[r * k :], axis=1)]
+    bias = theta[r * k :]
+    rows = np.flatnonzero(test)
+    local_pred = np.empty(rows.size, dtype=np.int64)
+    for start in range(0, rows.size, _CHUNK_ROWS):
+        block = rows[start : start + _CHUNK_ROWS]
+        local_pred[start : start + block.size] = np.argmax(xp[block] @ v + bias, axis=1)
+    return present[local_pred]
 
 
 def linear_probe(
@@ -213,6 +259,7 @@ def linear_probe(
         z = _standardise((l2_normalize(x) if normalize else x).astype(np.float32))
         p_mat, s = _preconditioner(z, l2)
         xp = z @ p_mat.astype(np.float32)
+        del z
         fold = stratified_folds(y, folds, seed)
 
         def run(f: int) -> None:

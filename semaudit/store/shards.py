@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from semaudit.checksum import file_checksum
 from semaudit.errors import AuditError
 from semaudit.store.io import atomic_write_bytes, read_json, write_json
 
@@ -35,11 +36,7 @@ _RANK_LISTING = "shards-rank{rank:03d}.json"
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_checksum(path, "sha256")
 
 
 def _parquet_bytes(frame: pd.DataFrame) -> bytes:
