@@ -34,10 +34,12 @@ __all__ = [
     "check_keys",
     "env_overrides",
     "find_project_config",
+    "is_device",
     "load_config_file",
     "load_section",
     "overlay",
     "parse_value",
+    "require",
     "resolve_config",
     "section_prefix",
 ]
@@ -305,3 +307,18 @@ def resolve_config(
         config = overlay(config, env, f"{prefix}* environment variables")
     given = {k: v for k, v in (flags or {}).items() if v is not None}
     return overlay(config, given, FLAGS)
+
+
+def is_device(value: str) -> bool:
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N``: what every command's ``device`` accepts."""
+    return value in ("auto", "cpu") or value.startswith("cuda")
+
+
+def require(section: str, config: Any, checks: Collection[tuple[bool, str, str]]) -> None:
+    """Validate a settings dataclass: the first ``(ok, field, expected)`` that fails raises
+    ``UsageError("<section> setting <field> must be <expected>; received <value>.")``."""
+    for ok, name, expected in checks:
+        if not ok:
+            raise UsageError(
+                f"{section} setting {name} must be {expected}; received {getattr(config, name)!r}."
+            )

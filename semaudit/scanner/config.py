@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from semaudit.config import overlay
-from semaudit.errors import UsageError
+from semaudit.config import is_device, overlay, require
 from semaudit.stats.defaults import METHOD
 
 
@@ -50,17 +49,9 @@ class ScanConfig:
             (self.probe_max_per_class >= 1, "probe_max_per_class", "an integer ≥ 1"),
             (self.seed >= 0, "seed", "an integer ≥ 0"),
             (self.workers is None or self.workers >= 0, "workers", "an integer ≥ 0"),
-            (
-                self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
-                "device",
-                "auto, cpu or cuda[:N]",
-            ),
+            (is_device(self.device), "device", "auto, cpu or cuda[:N]"),
         ]
-        for ok, name, expected in checks:
-            if not ok:
-                raise UsageError(
-                    f"scan setting {name} must be {expected}; received {getattr(self, name)!r}."
-                )
+        require("scan", self, checks)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from semaudit.config import is_device, require
 from semaudit.errors import UsageError
 
 FINETUNES = ("head", "last", "full")
@@ -76,17 +77,9 @@ class TrainConfig:
             (self.alpha is None or self.alpha > 0, "alpha", "a number > 0"),
             (self.few_threshold >= 1, "few_threshold", "an integer ≥ 1"),
             (self.many_threshold >= self.few_threshold, "many_threshold", "≥ few_threshold"),
-            (
-                self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
-                "device",
-                "auto, cpu or cuda[:N]",
-            ),
+            (is_device(self.device), "device", "auto, cpu or cuda[:N]"),
         ]
-        for ok, name, expected in checks:
-            if not ok:
-                raise UsageError(
-                    f"train setting {name} must be {expected}; received {getattr(self, name)!r}."
-                )
+        require("train", self, checks)
 
     @property
     def learning_rate(self) -> float:
