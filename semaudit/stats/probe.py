@@ -101,7 +101,19 @@ def _standardise(x: np.ndarray) -> np.ndarray:
     mean = x.mean(axis=0, dtype=np.float64)
     std = x.std(axis=0, dtype=np.float64)
     scale = (1.0 / np.where(std > 1e-12, std, 1.0)).astype(np.float32)
-    return (x - mean.astype(np.float32)) * scale
+    out = x - mean.astype(np.float32)
+    out *= scale
+    return out
+
+
+def _rows_float32(x: np.ndarray, normalize: bool) -> np.ndarray:
+    """``x`` as float32, rows L2-normalised (in float64) if ``normalize``, in row blocks."""
+    if not normalize:
+        return x.astype(np.float32)
+    out = np.empty(x.shape, dtype=np.float32)
+    for start in range(0, x.shape[0], _CHUNK_ROWS):
+        out[start : start + _CHUNK_ROWS] = l2_normalize(x[start : start + _CHUNK_ROWS])
+    return out
 
 
 def _preconditioner(x: np.ndarray, l2: float) -> tuple[np.ndarray, np.ndarray]:
@@ -256,7 +268,7 @@ def linear_probe(
     x, y = _check_probe_inputs(features, labels, n_classes, folds, l2, max_iter)
     predictions = np.full(y.shape[0], -1, dtype=np.int64)
     if y.size:
-        z = _standardise((l2_normalize(x) if normalize else x).astype(np.float32))
+        z = _standardise(_rows_float32(x, normalize))
         p_mat, s = _preconditioner(z, l2)
         xp = z @ p_mat.astype(np.float32)
         del z
