@@ -285,7 +285,7 @@ def test_interrupted_rescan_is_never_read_as_an_audit(
     data: Path, tmp_path: Path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     """A rescan dying between two output files must not leave a mix of old and new files."""
-    import semaudit.scanner.run
+    import semaudit.scanner.writer
 
     out = tmp_path / "audit"
     semaudit.scan(data, out=out, **SCAN)
@@ -295,7 +295,7 @@ def test_interrupted_rescan_is_never_read_as_an_audit(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(
-        semaudit.scanner.run, "write_json", dies
+        semaudit.scanner.writer, "write_json", dies
     )  # after classes.csv, before summary
     with pytest.raises(KeyboardInterrupt):
         semaudit.scan(data, out=out, **{**SCAN, "seed": 1})

@@ -130,12 +130,12 @@ def test_curves_end_at_n_for_every_class(audit_dir: Path) -> None:
 
 def test_calibration_estimates_time_and_disk_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Before a long run the scan sends one estimate from the measured rate (issue 11, item 6)."""
-    import semaudit.scanner.run as run
+    import semaudit.scanner.job as job
 
     clock = iter([0.0, 1.0, 2.5, 4.0, 5.0])  # batch 1 at t=0 (warm-up excluded), then 16 in 2.5 s
-    monkeypatch.setattr(run.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(job.time, "perf_counter", lambda: next(clock))
     events: list[tuple[str, object]] = []
-    calibrate = run._Calibration(1000, 1000, 512, "float16", lambda k, p: events.append((k, p)))
+    calibrate = job.Calibration(1000, 1000, 512, "float16", lambda k, p: events.append((k, p)))
     for _ in range(5):
         calibrate(8)
     estimates = [p for k, p in events if k == "estimate"]
@@ -143,7 +143,7 @@ def test_calibration_estimates_time_and_disk_once(monkeypatch: pytest.MonkeyPatc
     estimate = estimates[0]
     assert isinstance(estimate, dict)
     assert estimate["seconds"] == pytest.approx((1000 - 24) / (16 / 2.5))  # at 6.4 img/s
-    assert estimate["bytes"] == 1000 * (512 * 2 + run._Calibration.ROW_BYTES)
+    assert estimate["bytes"] == 1000 * (512 * 2 + job.Calibration.ROW_BYTES)
 
 
 def test_long_scan_prints_its_estimate_short_one_does_not(

@@ -7,22 +7,16 @@ class by class from the shards; write the audit files atomically, ``audit.json``
 
 from __future__ import annotations
 
-import contextlib
 import os
-import platform
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from semaudit import __version__
 from semaudit.backbones import backbone_key, resolve_backbone
 from semaudit.data import (
     ImageItem,
@@ -37,17 +31,12 @@ from semaudit.distributed import Dist, split_evenly
 from semaudit.errors import LockedError, SemauditError, UsageError
 from semaudit.scanner.analysis import AnalysisResult, analyse
 from semaudit.scanner.config import ScanConfig
+from semaudit.scanner.job import Calibration, job_lock, remove_unfinished, sigterm_as_interrupt
+from semaudit.scanner.writer import write_audit
 from semaudit.store import (
-    CLASSES_COLUMNS,
-    CURVES_COLUMNS,
-    SCHEMA_VERSION,
-    SKIPPED_COLUMNS,
     remove_file,
     remove_stale_temps,
-    write_csv,
-    write_json,
 )
-from semaudit.store.lock import AuditLock
 from semaudit.store.shards import RankShards, ShardStore, iter_class_features
 
 Event = Callable[[str, Any], None]
@@ -114,7 +103,7 @@ def scan(
     out = Path(out)
     created = not out.exists() and dist.is_main
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             if dist.enabled:
                 dist.start(_dist_device(config, dist))
             try:
@@ -125,7 +114,7 @@ def scan(
         raise  # the folder is another scan's: touch nothing
     except BaseException:
         if created:
-            _remove_unfinished(out)
+            remove_unfinished(out)
         raise
 
 
@@ -138,7 +127,7 @@ def _scan_locked(
     emit: Event,
     started: float,
 ) -> ScanResult:
-    with _job_lock(out, dist):
+    with job_lock(out, dist):
         if dist.is_main:
             remove_stale_temps(out)
         emit("stage", f"hashing {len(inventory.items)} files")
@@ -212,7 +201,7 @@ def _scan_locked(
         )  # fmt: skip
         timings = {"embed_s": embed_s, **result.timings, "analysis_s": time.perf_counter() - tick}
         timings["total_s"] = time.perf_counter() - started
-        _write_audit(out, inventory, manifest, spec.id, key, config, result, skipped, timings,
+        write_audit(out, inventory, manifest, spec.id, key, config, result, skipped, timings,
                      device, embed_dim or _stored_dim(store))  # fmt: skip
     return ScanResult(
         out, int(counts.sum()), len(class_names), len(skipped), len(pending),
@@ -226,29 +215,6 @@ def _dist_device(config: ScanConfig, dist: Dist) -> str:
     return dist.device(resolve_device(config.device))
 
 
-@contextlib.contextmanager
-def _job_lock(out: Path, dist: Dist) -> Iterator[None]:
-    """One job holds the audit: rank 0 takes the lock and tells the others whether it got it."""
-    if not dist.enabled:
-        with AuditLock(out):
-            yield
-        return
-    if not dist.is_main:
-        dist.broadcast(None)  # raises rank 0's LockedError here too
-        yield
-        return
-    try:
-        lock = AuditLock(out).__enter__()
-    except LockedError as exc:
-        dist.broadcast(exc)
-        raise
-    try:
-        dist.broadcast(None)
-        yield
-    finally:
-        lock.__exit__(None, None, None)
-
-
 def _hash(items: list[ImageItem], dist: Dist) -> list[str | None]:
     """Content hashes; under torchrun each rank hashes every world-th file, then all share."""
     if not dist.enabled:
@@ -258,41 +224,6 @@ def _hash(items: list[ImageItem], dist: Dist) -> list[str | None]:
     for rank, part in enumerate(parts):
         hashes[rank :: dist.world] = part
     return hashes
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (Slurm, CI, torchrun stopping a job) raises ``KeyboardInterrupt`` like Ctrl-C,
-    so the embedded batches are stored; only where SIGTERM would otherwise kill the process."""
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
-    ):
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def _remove_unfinished(out: Path) -> None:
-    """A first scan that failed before storing any embedding leaves no folder behind (only the
-    files it created are removed; anything else keeps the folder)."""
-    embeddings = out / "embeddings"
-    if embeddings.is_dir() and any(embeddings.glob("shard-*.npy")):
-        return  # embedded work to resume; readers say the scan did not finish
-    for path in (embeddings / "shards.json", *embeddings.glob("shards-rank*.json"), out / ".lock"):
-        with contextlib.suppress(OSError):
-            path.unlink()
-    for folder in (embeddings, out):
-        with contextlib.suppress(OSError):
-            folder.rmdir()  # only when empty
 
 
 def _pending(hashes: list[str], cached: pd.DataFrame) -> list[int]:
@@ -335,7 +266,7 @@ def _embed_pending(
     todo_hashes = [hashes[i] for i in pending]
     emit("embed_start", len(todo))
     done = 0
-    calibrate = _Calibration(n_pending, len(todo), backbone.embed_dim, config.dtype, emit)
+    calibrate = Calibration(n_pending, len(todo), backbone.embed_dim, config.dtype, emit)
     chunks = embed_items(
         todo, backbone, batch_size=batch_size, shard_size=config.shard_size,
         workers=config.workers, on_progress=calibrate,
@@ -354,41 +285,6 @@ def _embed_pending(
         store.add_shard(chunk.features, rows)
         done += len(chunk.items)
     return device, backbone.embed_dim
-
-
-class _Calibration:
-    """Progress events, and once the rate is known (batches after the first, which includes
-    starting the workers), one ``("estimate", {...})`` event: time left and disk to be used."""
-
-    ROW_BYTES = 120  # a row of a shard's parquet file, measured (our estimate)
-
-    def __init__(self, total: int, own: int, dim: int, dtype: str, emit: Event) -> None:
-        """``total`` images to embed (all ranks), ``own`` by this process."""
-        self.n, self.own, self.dim = total, own, dim
-        self.itemsize, self.emit = np.dtype(dtype).itemsize, emit
-        self.done, self.since, self.first = 0, 0.0, 0
-        self.sent = False
-
-    def __call__(self, n: int) -> None:
-        self.emit("embed_progress", n)
-        self.done += n
-        now = time.perf_counter()
-        if not self.first:
-            self.first, self.since = self.done, now
-        elif not self.sent and now - self.since >= 2.0:
-            rate = (self.done - self.first) / (now - self.since)
-            self.sent = True
-            self.emit("estimate", {
-                "images": self.n,
-                "seconds": (self.own - self.done) / rate if rate > 0 else float("inf"),
-                "bytes": self.n * (self.dim * self.itemsize + self.ROW_BYTES),
-            })  # fmt: skip
-
-
-def _compute_dtype(device: str) -> str:
-    from semaudit.scanner.embed import compute_dtype
-
-    return compute_dtype(device)
 
 
 def _live_index(
@@ -416,61 +312,3 @@ def _stored_dim(store: ShardStore) -> int | None:
     for shard in store.shards:
         return int(np.load(store.folder / shard["file"], mmap_mode="r").shape[1])
     return None
-
-
-def _write_audit(
-    out: Path,
-    inventory: Inventory,
-    manifest: str | os.PathLike[str] | None,
-    backbone_id: str,
-    key: dict[str, Any],
-    config: ScanConfig,
-    result: AnalysisResult,
-    skipped: list[tuple[str, str]],
-    timings: dict[str, float],
-    device: str,
-    embed_dim: int | None,
-) -> None:
-    import torch
-
-    write_csv(out / "classes.csv", result.classes, CLASSES_COLUMNS)
-    write_csv(out / "curves.csv", result.curves, CURVES_COLUMNS)
-    write_csv(out / "skipped.csv", pd.DataFrame(sorted(skipped), columns=SKIPPED_COLUMNS))
-    write_json(out / "weights.json", result.weights)
-    write_json(out / "summary.json", result.summary)
-    settings = {
-        **{k: v for k, v in config.to_dict().items() if k not in ("backbone", "weights")},
-        "alpha_used": result.alpha_used,
-        "matched_m": result.matched_m,
-    }
-    meta = {
-        "schema_version": SCHEMA_VERSION,
-        "semaudit_version": __version__,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "source": {
-            "kind": "manifest" if manifest is not None else "folder",
-            "root": str(inventory.root.resolve()),
-            "manifest": str(Path(manifest).resolve()) if manifest is not None else None,
-        },
-        "backbone": {
-            "id": backbone_id,
-            "weights_digest": key["weights_digest"],
-            "embed_dim": embed_dim,
-            "preprocessing": {"version": key["preprocessing_version"]},
-            "weights_path": config.weights,
-        },
-        "settings": settings,
-        "counts": {
-            "images": int(result.classes["n"].sum()),
-            "classes": len(result.classes),
-            "skipped": len(skipped),
-        },
-        "timings": {k: round(v, 3) for k, v in timings.items()},
-        "environment": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "device": device,
-            **({"compute_dtype": _compute_dtype(device)} if device != "none" else {}),
-        },
-    }
-    write_json(out / "audit.json", meta)
