@@ -19,7 +19,6 @@ images per class drawn from the train split, disjoint from the training images),
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
 import subprocess
 import sys
@@ -29,50 +28,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
-CLASSES = (
-    "t-shirt",
-    "trouser",
-    "pullover",
-    "dress",
-    "coat",
-    "sandal",
-    "shirt",
-    "sneaker",
-    "bag",
-    "ankle-boot",
-)
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
 METHODS = (
     "ce,inverse,cb,ssb,dssb,focal,focal+cb,focal+dssb,ldam,ldam+cb,ldam+dssb,"
     "balanced-softmax,balanced-softmax+dssb,logit-adjust,logit-adjust+dssb"
 )
 
 
-def load_split(split: str) -> tuple[np.ndarray, np.ndarray]:
-    with gzip.open(FASHION_MNIST / f"{split}-images-idx3-ubyte.gz") as fh:
-        images = np.frombuffer(fh.read(), dtype=np.uint8, offset=16).reshape(-1, 28, 28)
-    with gzip.open(FASHION_MNIST / f"{split}-labels-idx1-ubyte.gz") as fh:
-        labels = np.frombuffer(fh.read(), dtype=np.uint8, offset=8).astype(np.int64)
-    return images, labels
-
-
 def long_tail_counts(n_max: int, imbalance: float = 100.0, k: int = 10) -> list[int]:
     """``n_c = round(n_max · imbalance^(−c/(k−1)))``."""
     return [max(1, round(n_max * imbalance ** (-c / (k - 1)))) for c in range(k)]
-
-
-def write_folder(root: Path, split: str, counts: list[int], seed: int, *, offset: int = 0) -> None:
-    """Class c: images ``offset … offset + counts[c]`` of a seeded permutation of its images
-    (the same permutation for every offset: train uses [0, n_c), validation [n_max, …))."""
-    from PIL import Image
-
-    images, labels = load_split(split)
-    rng = np.random.default_rng(seed)
-    for c, n in enumerate(counts):
-        folder = root / CLASSES[c]
-        folder.mkdir(parents=True, exist_ok=True)
-        for i in rng.permutation(np.flatnonzero(labels == c))[offset : offset + n]:
-            Image.fromarray(images[i]).save(folder / f"{i:05d}.png")
 
 
 def semaudit(*args: str) -> float:
@@ -135,6 +102,7 @@ def measure_overhead(work: Path, reps: int, epochs: int) -> str:
     base, inputs = _inputs(work, epochs, tune=False)
     variants: dict[str, dict[str, object]] = {
         "ce": {},
+        "cb (a weighted loss, no pool)": {"weighting": "cb"},
         "dssb, refresh every 10 steps": {"weighting": "dssb"},
         "dssb, refresh every 50 steps": {"weighting": "dssb", "refresh_every": 50},
     }
@@ -187,6 +155,8 @@ def tune(work: Path, seeds: int, epochs: int) -> str:
 
 
 def main() -> None:
+    from fmnist import write_image_folder
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-max", type=int, default=500)
     parser.add_argument("--test-per-class", type=int, default=100)
@@ -213,10 +183,10 @@ def main() -> None:
     data, test, audit = work / "data", work / "test", work / "audit"
     counts = long_tail_counts(args.n_max)
     if not data.exists():
-        write_folder(data, "train", counts, seed=0)
-        write_folder(test, "t10k", [args.test_per_class] * 10, seed=1)
+        write_image_folder(data, counts, split="train", seed=0)
+        write_image_folder(test, [args.test_per_class] * 10, split="t10k", seed=1)
     if not (work / "val").exists():  # for --tune only: 50 per class, disjoint from train
-        write_folder(work / "val", "train", [50] * 10, seed=0, offset=args.n_max)
+        write_image_folder(work / "val", [50] * 10, split="train", seed=0, offset=args.n_max)
     print(
         f"train counts per class: {counts} (total {sum(counts)}); "
         f"test: {args.test_per_class} per class",

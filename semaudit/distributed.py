@@ -97,6 +97,7 @@ class Dist:
             torch.cuda.set_device(int(device.split(":")[1]) if ":" in device else self.local_rank)
             backend = "nccl"
         if not td.is_initialized():  # a host program's own group is used, and left alone
+            _import_before_group()
             td.init_process_group(backend, timeout=timedelta(seconds=timeout_s()))
             self._group = True
 
@@ -142,6 +143,18 @@ class Dist:
             f"not answer within {timeout_s():.0f} s ({SETTINGS.timeout_env}; {first}); "
             "rerun the job to resume from the stored shards."
         )
+
+
+def _import_before_group() -> None:
+    """Import ``torch._dynamo`` before the process group exists.
+
+    Imported after it (torchvision imports it, so every backbone does), it keeps ten references
+    to the default group, which then outlives ``destroy_process_group``: its gloo threads are
+    joined during interpreter shutdown instead, where a thread that needs the GIL aborts the
+    process ("terminate called without an active exception"; one 2-rank scan in ~100 here).
+    ``tests/test_distributed.py`` checks the group is freed by ``Dist.stop``.
+    """
+    import torch._dynamo  # noqa: F401
 
 
 def _pack(value: Any) -> Any:

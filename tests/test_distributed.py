@@ -133,6 +133,36 @@ def test_a_job_holds_the_audit_and_a_locked_one_fails_on_every_rank(
     assert job.stderr.count("error: ") >= 2  # the one-line error of each rank (exit 3)
 
 
+GROUP_FREED = """
+import weakref
+
+import torch.distributed as td
+
+from semaudit.distributed import Dist
+
+dist = Dist.from_env()
+dist.start("cpu")
+group = weakref.ref(td.group.WORLD)
+from semaudit.backbones import load_backbone, resolve_backbone  # torchvision, as a scan does
+
+load_backbone(resolve_backbone("pixels")[0], "cpu")
+dist.stop()
+assert group() is None, "the process group outlived Dist.stop()"
+"""
+
+
+def test_the_process_group_is_freed_when_a_rank_stops(tmp_path: Path) -> None:
+    """A group still referenced after ``destroy_process_group`` has its gloo threads joined at
+    interpreter exit, where a rank aborted about once in a hundred jobs; importing torchvision
+    (``torch._dynamo``) after the group existed kept it referenced."""
+    script = tmp_path / "job.py"
+    script.write_text(GROUP_FREED)
+    job = subprocess.run(
+        [*TORCHRUN, str(script)], capture_output=True, text=True, env=_env(), timeout=300
+    )
+    assert job.returncode == 0, job.stderr
+
+
 def _worker(torchrun_pid: int, rank: int) -> int | None:
     """The pid of the torchrun worker with ``RANK=rank`` (a direct child of the launcher)."""
     try:

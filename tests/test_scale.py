@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from semaudit.stats.scale import ClassMoments, class_scale, l2_normalize, semantic_scale
+from semaudit.stats.scale import (
+    ClassMoments,
+    class_scale,
+    l2_normalize,
+    semantic_scale,
+    spectrum_scale,
+)
 
 PROPERTY = settings(max_examples=40, deadline=None)
 
@@ -54,6 +60,16 @@ def test_both_gram_sides_match_oracle(m: int, d: int) -> None:
     z = _class(m * d, m, d)
     expected = _oracle(z, np.zeros(m, dtype=int), None, True)[0]
     assert class_scale(z) == pytest.approx(expected, rel=1e-10)
+
+
+@pytest.mark.parametrize(("m", "d"), [(10, 30), (30, 10), (300, 64)])
+def test_cholesky_log_det_equals_the_eigenvalue_sum(m: int, d: int) -> None:
+    # DESIGN's formula, ½ Σ log2(1 + α/m · λ) over the eigenvalues of the larger Gram side,
+    # against the Cholesky factor of the smaller side that class_scale uses.
+    z = l2_normalize(_class(m + d, m, d))
+    a = z - z.mean(axis=0)
+    spectrum = np.linalg.eigvalsh(a.T @ a if m <= d else a @ a.T)
+    assert class_scale(z) == pytest.approx(spectrum_scale(spectrum, m, float(d)), abs=1e-11)
 
 
 @PROPERTY

@@ -22,7 +22,7 @@ from scipy import optimize
 
 from semaudit.errors import UsageError
 from semaudit.stats.defaults import METHOD
-from semaudit.stats.scale import check_features, class_scale, l2_normalize
+from semaudit.stats.scale import check_features, class_scale, l2_normalize, logdet_spd
 
 __all__ = [
     "SaturationFit",
@@ -66,16 +66,6 @@ def _prepare(
     return z, float(z.shape[1] if alpha is None else alpha)
 
 
-def _logdet_spd(matrix: np.ndarray) -> np.ndarray:
-    """``log det`` of a stack of SPD matrices by Cholesky; eigenvalues if that fails."""
-    try:
-        chol = np.linalg.cholesky(matrix)
-        return 2.0 * np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(axis=-1)
-    except np.linalg.LinAlgError:  # pragma: no cover - I + cK has eigenvalues >= 1
-        lam = np.clip(np.linalg.eigvalsh(matrix), 1.0, None)
-        return np.log(lam).sum(axis=-1)
-
-
 def _double_centre(gram: np.ndarray) -> np.ndarray:
     """``H G H`` for a stack of (m, m) Grams, ``H = I − 11ᵀ/m``: the Gram of centred rows."""
     row = gram.mean(axis=-1, keepdims=True)
@@ -114,7 +104,7 @@ def _subset_chunk(
             kernel[r] = a.T @ a - m * np.outer(mu, mu)
     kernel = (kernel + kernel.transpose(0, 2, 1)) * (0.5 * alpha / m)
     kernel[:, np.arange(kernel.shape[1]), np.arange(kernel.shape[1])] += 1.0
-    return np.maximum(0.0, 0.5 * _logdet_spd(kernel) / math.log(2.0))
+    return np.maximum(0.0, 0.5 * logdet_spd(kernel) / math.log(2.0))
 
 
 def _use_gram(n: int, d: int, grid: np.ndarray, draws: int) -> bool:

@@ -13,6 +13,7 @@ LDAM defers any weighting to its DRW epoch (Cao et al. 2019).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ import torch
 
 from semaudit.errors import UsageError
 from semaudit.stats.imbalance import balanced_weights, effective_number
-from semaudit.stats.scale import class_scale
+from semaudit.stats.scale import gram_scale
 from semaudit.train.config import TrainConfig
 
 __all__ = ["ClassWeighting", "FeaturePool", "static_weights"]
@@ -57,6 +58,13 @@ def static_weights(
         s = np.asarray(scales, dtype=np.float64)
         return balanced_weights(s, used & np.isfinite(s) & (s > 0), gamma)
     raise UsageError(f"unknown weighting {kind!r}; use none, inverse, cb, ssb or dssb.")
+
+
+@functools.cache
+def _blas_controller() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 class FeaturePool:
@@ -117,19 +125,28 @@ class FeaturePool:
     def class_scales(self, alpha: float | None = None) -> np.ndarray:
         """``S_c`` per class from the seen rows (0 for a class with fewer than two).
 
-        LAPACK runs on one thread here: the matrices are small (≤ d × d) and BLAS threads
-        spinning against torch's made each eigendecomposition ~10× slower (docs/train.md)."""
-        from threadpoolctl import threadpool_limits
-
-        feats = self.features.cpu().numpy()
-        seen = self.seen.cpu().numpy()
-        with threadpool_limits(limits=1):
-            return np.array(
-                [
-                    class_scale(feats[seen & (self.labels == c)], alpha=alpha)
-                    for c in range(self.n_classes)
-                ]
-            )
+        The definition of ``class_scale`` (rows L2-normalised, centred, smaller Gram side),
+        with the Grams formed in float32 where the pool lives: on a GPU only K small matrices
+        leave the device, and on a CPU torch's threads do the one large product per class. The
+        log-det of each SPD matrix runs in float64 with LAPACK on one thread (BLAS threads
+        spinning against torch's made it ~10× slower; docs/train.md)."""
+        dim = self.features.shape[1]
+        a_used = float(dim if alpha is None else alpha)
+        z = torch.nn.functional.normalize(self.features, dim=1)
+        labels = torch.as_tensor(self.labels, device=self.device)
+        grams: list[tuple[int, int, np.ndarray]] = []
+        for c in range(self.n_classes):
+            zc = z[(labels == c) & self.seen]
+            m = zc.shape[0]
+            if m > 1:
+                a = zc - zc.mean(dim=0)
+                small = a @ a.T if m <= dim else a.T @ a
+                grams.append((c, m, small.double().cpu().numpy()))
+        scales = np.zeros(self.n_classes)
+        with _blas_controller().limit(limits=1):
+            for c, m, gram in grams:
+                scales[c] = gram_scale(gram, m, a_used)
+        return scales
 
     def state(self) -> dict[str, torch.Tensor]:
         return {"pool.features": self.features, "pool.seen": self.seen}
