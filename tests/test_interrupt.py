@@ -127,3 +127,25 @@ def test_failed_first_scan_into_an_existing_folder_keeps_only_foreign_files(
     assert (out / "notes.txt").exists()  # a folder the scan did not create is left as it was
     with pytest.raises(AuditError, match="did not finish"):
         load_audit(out)
+
+
+def test_a_decoding_worker_does_not_print_an_abandoned_transfer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fd-sharing thread of a DataLoader worker reports through ``sys.excepthook``; a
+    transfer the interrupted main process abandoned (a connection error) is not printed."""
+    import torch
+
+    from semaudit.data.dataset import init_worker
+
+    printed: list[type[BaseException]] = []
+    monkeypatch.setattr(sys, "excepthook", lambda kind, value, tb: printed.append(kind))
+    threads = torch.get_num_threads()
+    try:
+        init_worker(0)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
+    for error in (EOFError(), ConnectionResetError(), BrokenPipeError(), ValueError("bad")):
+        sys.excepthook(type(error), error, None)
+    assert printed == [ValueError]

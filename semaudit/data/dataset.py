@@ -105,3 +105,23 @@ def collate_images(batch: Sequence[Sample]) -> Collated:
         torch.as_tensor([s.sample_id for s in kept], dtype=torch.long),
         [(s.sample_id, s.reason) for s in batch if s.image is None],
     )
+
+
+def init_worker(worker_id: int) -> None:
+    """Set up a DataLoader decoding process.
+
+    One torch thread: the model's threads keep the cores. Connection errors in the worker's
+    fd-sharing thread are not printed: they mean the main process abandoned a batch transfer
+    (Ctrl-C or SIGTERM mid-handshake), which the main process reports itself; the thread
+    prints anything else through the original hook.
+    """
+    import sys
+
+    torch.set_num_threads(1)
+    printing = sys.excepthook
+
+    def hook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        if not issubclass(kind, (EOFError, ConnectionError)):
+            printing(kind, value, tb)
+
+    sys.excepthook = hook

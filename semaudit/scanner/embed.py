@@ -56,13 +56,6 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def _one_thread(worker_id: int) -> None:
-    """Decoding workers use one thread each: the model's threads keep the cores."""
-    import torch
-
-    torch.set_num_threads(1)
-
-
 def embed_items(
     items: Sequence[ImageItem],
     backbone: Backbone,
@@ -82,7 +75,7 @@ def embed_items(
     import torch
     from torch.utils.data import DataLoader
 
-    from semaudit.data.dataset import Collated, ImageDataset, collate_images
+    from semaudit.data.dataset import Collated, ImageDataset, collate_images, init_worker
 
     batch_size = batch_size or default_batch_size(backbone)
     shard_size = max(batch_size, shard_size - shard_size % batch_size)
@@ -95,7 +88,7 @@ def embed_items(
         shuffle=False,
         num_workers=workers,
         collate_fn=collate_images,
-        worker_init_fn=_one_thread if workers else None,
+        worker_init_fn=init_worker if workers else None,
         pin_memory=cuda,
         prefetch_factor=4 if workers else None,
         persistent_workers=False,

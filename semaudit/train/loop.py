@@ -116,7 +116,7 @@ class ImageBatches:
     ) -> None:
         from torch.utils.data import DataLoader
 
-        from semaudit.data.dataset import ImageDataset
+        from semaudit.data.dataset import ImageDataset, init_worker
         from semaudit.scanner.embed import default_workers
 
         self.device = device
@@ -130,6 +130,7 @@ class ImageBatches:
             sampler=self.sampler,
             num_workers=workers,
             collate_fn=_collate,
+            worker_init_fn=init_worker if workers else None,
             pin_memory=device.startswith("cuda"),
             persistent_workers=False,
             prefetch_factor=4 if workers else None,
