@@ -8,6 +8,7 @@ This module imports torch; ``semaudit.data`` does not import it, so the package 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -115,8 +116,6 @@ def init_worker(worker_id: int) -> None:
     (Ctrl-C or SIGTERM mid-handshake), which the main process reports itself; the thread
     prints anything else through the original hook.
     """
-    import sys
-
     torch.set_num_threads(1)
     printing = sys.excepthook
 

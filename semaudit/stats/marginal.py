@@ -22,7 +22,7 @@ from scipy import optimize
 
 from semaudit.errors import UsageError
 from semaudit.stats.defaults import METHOD
-from semaudit.stats.scale import check_features, class_scale, l2_normalize, logdet_spd
+from semaudit.stats.scale import check_features, class_scale, gram_scale, l2_normalize
 
 __all__ = [
     "SaturationFit",
@@ -102,9 +102,7 @@ def _subset_chunk(
             a = z[rows]
             mu = a.mean(axis=0)
             kernel[r] = a.T @ a - m * np.outer(mu, mu)
-    kernel = (kernel + kernel.transpose(0, 2, 1)) * (0.5 * alpha / m)
-    kernel[:, np.arange(kernel.shape[1]), np.arange(kernel.shape[1])] += 1.0
-    return np.maximum(0.0, 0.5 * logdet_spd(kernel) / math.log(2.0))
+    return gram_scale(kernel, m, alpha)
 
 
 def _use_gram(n: int, d: int, grid: np.ndarray, draws: int) -> bool:

@@ -30,6 +30,7 @@ __all__ = [
     "check_features",
     "check_labelled",
     "class_scale",
+    "gram_scale",
     "l2_normalize",
     "logdet_spd",
     "semantic_scale",
@@ -62,14 +63,15 @@ def logdet_spd(matrix: np.ndarray) -> np.ndarray:
         return np.log(lam).sum(axis=-1)
 
 
-def gram_scale(gram: np.ndarray, m: int, alpha: float) -> float:
-    """``½ log2 det(I + alpha/m · G)`` of a centred Gram or scatter ``G``; 0 for ``m <= 1``."""
+def gram_scale(gram: np.ndarray, m: int, alpha: float) -> np.ndarray:
+    """``½ log2 det(I + alpha/m · G)`` of a centred Gram or scatter ``G`` (or a stack of them,
+    every one of m rows), floored at 0; 0 for ``m <= 1``. Only the symmetric part of G counts."""
     if m <= 1:
-        return 0.0
-    g = (gram + gram.T) / 2
-    g *= alpha / m
-    g[np.diag_indices_from(g)] += 1.0
-    return max(0.0, float(logdet_spd(g)) / (2.0 * np.log(2.0)))
+        return np.zeros(gram.shape[:-2])
+    kernel = (gram + np.swapaxes(gram, -1, -2)) * (0.5 * alpha / m)
+    k = kernel.shape[-1]
+    kernel[..., np.arange(k), np.arange(k)] += 1.0
+    return np.maximum(0.0, 0.5 * logdet_spd(kernel) / np.log(2.0))
 
 
 def class_scale(
@@ -82,7 +84,7 @@ def class_scale(
         return 0.0
     a = z - z.mean(axis=0)
     gram = a @ a.T if m <= d else a.T @ a
-    return gram_scale(gram, m, float(d if alpha is None else alpha))
+    return float(gram_scale(gram, m, float(d if alpha is None else alpha)))
 
 
 def check_features(features: np.ndarray) -> np.ndarray:

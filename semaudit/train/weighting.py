@@ -85,6 +85,7 @@ class FeaturePool:
         self, labels: np.ndarray, dim: int, n_classes: int, *, device: str = "cpu"
     ) -> None:
         self.labels = np.asarray(labels, dtype=np.int64)
+        self.label_ids = torch.as_tensor(self.labels, device=device)  # on the pool's device
         self.n_classes = int(n_classes)
         self.device = device
         n = self.labels.size
@@ -133,10 +134,9 @@ class FeaturePool:
         dim = self.features.shape[1]
         a_used = float(dim if alpha is None else alpha)
         z = torch.nn.functional.normalize(self.features, dim=1)
-        labels = torch.as_tensor(self.labels, device=self.device)
         grams: list[tuple[int, int, np.ndarray]] = []
         for c in range(self.n_classes):
-            zc = z[(labels == c) & self.seen]
+            zc = z[(self.label_ids == c) & self.seen]
             m = zc.shape[0]
             if m > 1:
                 a = zc - zc.mean(dim=0)
