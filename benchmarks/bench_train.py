@@ -97,25 +97,42 @@ def _runs(base: object, inputs: object, changes: dict[str, object], seeds: int) 
 
 
 def measure_overhead(work: Path, reps: int, epochs: int) -> str:
-    """Seconds per epoch (epochs >= 1, mean) of ce and of dssb, alternated ``reps`` times in
-    one process on the same inputs, for two refresh intervals: the time overhead of dssb."""
+    """Seconds per epoch (epochs >= 1, mean) of ce, cb and dssb variants, alternated ``reps``
+    times in one process on the same inputs (``head``, CPU): the time overhead of dssb. Each
+    repetition times every variant once, in rotating order; the ratio per variant is the
+    median over repetitions of its time over that repetition's ce time."""
     base, inputs = _inputs(work, epochs, tune=False)
     variants: dict[str, dict[str, object]] = {
         "ce": {},
         "cb (a weighted loss, no pool)": {"weighting": "cb"},
-        "dssb, refresh every 10 steps": {"weighting": "dssb"},
-        "dssb, refresh every 50 steps": {"weighting": "dssb", "refresh_every": 50},
+        "dssb (paper DSB: pool 64, interference, every step)": {"weighting": "dssb"},
+        "dssb, full width 256, every step": {"weighting": "dssb", "pool_dim": 0},
+        "dssb earlier variant (L2, full width, no interference, every 10 steps)": {
+            "weighting": "dssb",
+            "pool_dim": 0,
+            "pool_normalize": True,
+            "interclass_alpha": "0",
+            "refresh_every": 10,
+        },
     }
     times: dict[str, list[float]] = {}
-    for _ in range(reps):
-        for name, changes in variants.items():
-            metrics = _runs(base, inputs, changes, 1)[0]
-            times.setdefault(name, []).append(metrics["epoch_seconds_mean"])
-    ce = float(np.median(times["ce"]))
-    lines = ["| variant | s / epoch (median of runs) | overhead vs ce |", "|---|---|---|"]
-    for name, values in times.items():
-        t = float(np.median(values))
-        lines.append(f"| {name} | {t:.4f} | {100 * (t / ce - 1):+.0f} % |")
+    ratios: dict[str, list[float]] = {}
+    names = list(variants)
+    for rep in range(reps):
+        order = names[rep % len(names) :] + names[: rep % len(names)]
+        got = {
+            name: _runs(base, inputs, variants[name], 1)[0]["epoch_seconds_mean"] for name in order
+        }
+        for name in names:
+            times.setdefault(name, []).append(got[name])
+            ratios.setdefault(name, []).append(got[name] / got["ce"])
+    lines = [
+        f"| variant | s / epoch (median of {reps}) | overhead vs ce (median ratio) |",
+        "|---|---|---|",
+    ]
+    for name in names:
+        t, r = float(np.median(times[name])), float(np.median(ratios[name]))
+        lines.append(f"| {name} | {t:.4f} | {100 * (r - 1):+.1f} % |")
     return "\n".join(lines)
 
 

@@ -15,6 +15,8 @@ __all__ = [
     "ScanConfig",
     "__version__",
     "curves",
+    "dsb_weights",
+    "interclass_scale",
     "load_audit",
     "load_embeddings",
     "probe",
@@ -25,6 +27,8 @@ __all__ = [
 if TYPE_CHECKING:
     from semaudit.scanner.config import ScanConfig
     from semaudit.scanner.run import scan
+    from semaudit.stats.dsb import dsb_weights
+    from semaudit.stats.interclass import interclass_scale
     from semaudit.stats.pipeline import curves, probe
     from semaudit.stats.scale import ClassMoments, semantic_scale
     from semaudit.store import load_audit
@@ -33,6 +37,8 @@ if TYPE_CHECKING:
 _LAZY = {
     "scan": "semaudit.scanner.run",
     "semantic_scale": "semaudit.stats.scale",
+    "interclass_scale": "semaudit.stats.interclass",
+    "dsb_weights": "semaudit.stats.dsb",
     "ClassMoments": "semaudit.stats.scale",
     "ScanConfig": "semaudit.scanner.config",
     "load_embeddings": "semaudit.store.shards",

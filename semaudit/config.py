@@ -1,7 +1,7 @@
 """Configuration: one resolver for every command's settings dataclass (stdlib only).
 
-Where settings come from, highest precedence first (DESIGN §6), as :func:`resolve_config`
-applies them to a frozen dataclass of defaults (``ScanConfig``, ``TrainConfig``, …):
+Where settings come from, highest precedence first (docs/cli.md, "Configuration"), as
+:func:`resolve_config` applies them to a frozen dataclass of defaults (``ScanConfig``, ``TrainConfig``, …):
 
 1. command-line flags (the CLI applies them last);
 2. environment variables ``SEMAUDIT_<SECTION>_<KEY>`` (:func:`env_overrides`);
@@ -257,6 +257,8 @@ def _coerce(key: str, value: Any, target: type, optional: bool, where: str) -> A
             ) from None
     if target is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if target is str and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)  # `interclass_alpha = 1.5` in TOML: the field also takes "auto"
     if not isinstance(value, target) or (target is int and isinstance(value, bool)):
         raise ConfigError(f"{key} in {where} must be a {target.__name__}; received {value!r}.")
     return value

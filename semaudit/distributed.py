@@ -10,7 +10,9 @@ one worker exits non-zero). NCCL on GPUs, gloo on CPUs. torch is imported lazily
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -27,6 +29,9 @@ class DistSettings:
     # images, so the wait is generous; a dead rank is reported by torchrun well before it.
     timeout_s: float = 1800.0
     timeout_env: str = "SEMAUDIT_DIST_TIMEOUT"
+    # How a rerun resumes: the end of a lost rank's message, per command.
+    rerun_scan: str = "rerun the job to resume from the stored shards"
+    rerun_train: str = "rerun the job with --resume to continue from the last checkpoint"
 
 
 SETTINGS = DistSettings()
@@ -59,17 +64,36 @@ def timeout_s() -> float:
 class Dist:
     """This process's place in the job: ``rank`` of ``world`` (``local_rank`` on its node)."""
 
-    def __init__(self, rank: int = 0, world: int = 1, local_rank: int = 0) -> None:
+    def __init__(
+        self,
+        rank: int = 0,
+        world: int = 1,
+        local_rank: int = 0,
+        *,
+        rerun: str = SETTINGS.rerun_scan,
+    ) -> None:
         self.rank, self.world, self.local_rank = rank, world, local_rank
+        self.rerun = rerun  # how a rerun resumes, the end of a lost rank's message
         self._group = False
 
     @classmethod
-    def from_env(cls) -> Dist:
+    def current(cls, *, rerun: str = SETTINGS.rerun_scan) -> Dist:
+        """This process's place in the process group that exists now (ours or a host
+        program's), else a world of one. For library code called inside a job."""
+        import torch.distributed as td
+
+        if td.is_available() and td.is_initialized():
+            rank, world = td.get_rank(), td.get_world_size()
+            return cls(rank, world, _env_int("LOCAL_RANK", 0), rerun=rerun)
+        return cls(rerun=rerun)
+
+    @classmethod
+    def from_env(cls, *, rerun: str = SETTINGS.rerun_scan) -> Dist:
         world = _env_int("WORLD_SIZE", 1)
         rank = _env_int("RANK", 0)
         if world < 1 or not 0 <= rank < world:
             raise UsageError(f"RANK={rank} WORLD_SIZE={world} is not a valid torchrun rank.")
-        return cls(rank, world, _env_int("LOCAL_RANK", 0))
+        return cls(rank, world, _env_int("LOCAL_RANK", 0), rerun=rerun)
 
     @property
     def enabled(self) -> bool:
@@ -136,13 +160,59 @@ class Dist:
             raise self._lost(exc) from None
         return [_unpack(box) for box in boxes]
 
+    def all_reduce_sum(self, tensor: Any) -> Any:
+        """Sum ``tensor`` over the ranks, in place, and return it (itself in a world of one)."""
+        if not self.enabled:
+            return tensor
+        import torch.distributed as td
+
+        with self.guard():
+            td.all_reduce(tensor)
+        return tensor
+
+    def all_gather_tensors(self, tensor: Any) -> list[Any]:
+        """Every rank's ``tensor`` (one shape on all ranks), in rank order, on every rank."""
+        if not self.enabled:
+            return [tensor]
+        import torch
+        import torch.distributed as td
+
+        parts = [torch.empty_like(tensor) for _ in range(self.world)]
+        with self.guard():
+            td.all_gather(parts, tensor)
+        return parts
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """Around code that runs collectives (DDP's gradient all-reduce, a pool merge): a
+        dead or silent peer becomes this job's one-line ``SemauditError``."""
+        try:
+            yield
+        except RuntimeError as exc:
+            if not self.enabled or not _is_collective_failure(exc):
+                raise
+            raise self._lost(exc) from None
+
     def _lost(self, exc: RuntimeError) -> SemauditError:
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         return SemauditError(
             f"rank {self.rank} of {self.world}: another rank of this torchrun job died or did "
             f"not answer within {timeout_s():.0f} s ({SETTINGS.timeout_env}; {first}); "
-            "rerun the job to resume from the stored shards."
+            f"{self.rerun}."
         )
+
+
+_COLLECTIVE_WORDS = ("gloo", "nccl", "timed out", "timeout", "connection", "peer", "broken pipe")
+
+
+def _is_collective_failure(exc: RuntimeError) -> bool:
+    """A process-group error (torch's ``DistError``), or a RuntimeError that reads like one."""
+    import torch.distributed as td
+
+    if isinstance(exc, getattr(td, "DistError", ())):
+        return True
+    text = str(exc).lower()
+    return any(word in text for word in _COLLECTIVE_WORDS)
 
 
 def _import_before_group() -> None:

@@ -49,3 +49,13 @@ def format_number(value: Any, spec: str | None = None, *, missing: str = "—") 
     if number.is_integer() and abs(number) < 1e15:
         return str(int(number))
     return f"{number:.4g}"
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``count`` and its noun, singular for one: ``plural(1, "class")`` → ``1 class``.
+
+    >>> plural(1, "class"), plural(1_014, "class"), plural(2, "image")
+    ('1 class', '1,014 classes', '2 images')
+    """
+    many = nouns or (noun + "es" if noun.endswith(("s", "sh", "ch", "x")) else noun + "s")
+    return f"{count:,} {noun if count == 1 else many}"

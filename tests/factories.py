@@ -58,6 +58,8 @@ def make_audit(
             "weight": weight,
             "probe_accuracy": np.clip(0.5 + 0.4 * saturation, 0, 1) if probe else np.nan,
             "flags": ["few_images" if n < 5 else "" for n in counts_a],
+            "centre_distance": np.linspace(0.6, 1.0, k),
+            "scale_interclass": scales_a / scales_a.max() * np.log2(2 + np.linspace(0.6, 1, k)),
         }
     ).sort_values("class")
     rows = []
@@ -118,6 +120,7 @@ def make_audit(
         "count": stats(counts_a.astype(float)),
         "scale": stats(scales_a),
         "scale_matched": stats(scales_a * 0.8),
+        "scale_interclass": stats(scales_a / scales_a.max() * np.log2(2 + np.linspace(0.6, 1, k))),
         "spearman_count_scale": {"rho": 0.9, "p": 0.01},
         "rank_disagreement": [
             {"class": names[0], "count_rank": 1, "scale_rank": 3, "delta": 2},

@@ -53,10 +53,17 @@ def test_unknown_names_fail_listing_what_exists(name: str) -> None:
 
 def test_auto_is_bundled_offline_with_a_warning(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("SEMAUDIT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr("semaudit.backbones.openclip.openclip_cached", lambda model, tag: False)
     spec, warning = resolve_backbone("auto")
     assert spec.id == "efficientnet-lite0"
-    assert "bundled" in warning and "openclip:ViT-B-32" in warning
+    assert "efficientnet-lite0" in warning and "openclip:ViT-B-32" in warning
+    assert "\n" not in warning  # one line
+    # said once per cache state: not again, until the state (here: offline or not) changes
+    assert resolve_backbone("auto") == (spec, "")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "")
+    monkeypatch.setattr("semaudit.backbones.openclip.hub_reachable", lambda: False)
+    assert resolve_backbone("auto")[1] == warning
 
 
 def test_weights_file_loads_with_safetensors(tmp_path) -> None:  # type: ignore[no-untyped-def]

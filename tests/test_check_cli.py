@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from factories import make_audit
 
-from semaudit.cli._app import main
+from semaudit.cli import main
 from semaudit.gate import list_rules
 
 NAMES = ["bag", "coat", "dress", "shirt"]

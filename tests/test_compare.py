@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from factories import make_audit
 
-from semaudit.cli._app import main
+from semaudit.cli import main
 from semaudit.compare import COMPARE_SCHEMA_VERSION, Delta, compare_audits
 from semaudit.errors import AuditError
 from semaudit.store import Audit, load_audit

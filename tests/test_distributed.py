@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -269,3 +270,86 @@ def test_a_rank_that_stops_answering_times_out_the_collective(data: Path, tmp_pa
     assert rerun.returncode == 0, rerun.stderr
     result = json.loads(rerun.stdout)
     assert result["reused"] >= 16 and result["embedded"] + result["reused"] == 59
+
+
+# --- train under torchrun: a lost rank ends the job with the scan's one line -------------------
+
+
+@pytest.fixture(scope="module")
+def train_audit(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from semaudit.scanner.run import scan
+
+    audit = tmp_path_factory.mktemp("train-audit") / "audit"
+    scan(data, out=audit, backbone="pixels", probe=False)
+    return audit
+
+
+def _train_args(data: Path, audit: Path, out: Path, *extra: str) -> list[str]:
+    return [*TORCHRUN, "-m", "semaudit", "train", str(data), "--audit", str(audit),
+            "--out", str(out), "--epochs", "40", "--batch-size", "8", "--device", "cpu",
+            "--quiet", *extra]  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSTOP], ids=["killed", "frozen"])
+def test_train_lost_rank_fails_with_one_line_and_the_rerun_resumes(
+    data: Path, train_audit: Path, tmp_path: Path, sig: signal.Signals
+) -> None:
+    """Rank 1 killed or frozen after the first checkpoint: the job ends (a frozen rank by the
+    collective's timeout, with the scan's one line and exit code), ``--resume`` finishes it."""
+    out = tmp_path / "run"
+    env = _env({"SEMAUDIT_DIST_TIMEOUT": "15", "OMP_NUM_THREADS": "1"})
+    job = subprocess.Popen(
+        _train_args(data, train_audit, out), env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not (out / "checkpoint.safetensors").exists() and job.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    victim = _worker(job.pid, 1)
+    assert victim is not None and job.poll() is None, "the run ended before a rank was stopped"
+    os.kill(victim, sig)
+    try:
+        _, stderr = job.communicate(timeout=240)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(victim, signal.SIGKILL)
+    assert job.returncode != 0 and not (out / "metrics.json").exists()
+    if sig == signal.SIGSTOP:  # torchrun cannot see a frozen rank: the timeout must end it
+        lines = [line for line in stderr.splitlines() if line.startswith("error: ")]
+        assert len(lines) == 1, stderr
+        assert lines[0].startswith("error: rank 0 of 2: another rank of this torchrun job")
+        assert "did not answer within 15 s (SEMAUDIT_DIST_TIMEOUT" in lines[0]
+        assert lines[0].endswith(
+            "rerun the job with --resume to continue from the last checkpoint."
+        )
+        assert re.search(r"exitcode\s*:\s*3\b", stderr), stderr  # SemauditError, as in scan
+    rerun = subprocess.run(
+        _train_args(data, train_audit, out, "--resume", "--json"), env=env,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr
+    assert "resuming at epoch" in rerun.stderr
+    assert json.loads(rerun.stdout)["selected_epoch"] == 39
+
+
+def test_train_uses_the_platform_for_ranks_and_collectives() -> None:
+    """train/ reaches torch.distributed only through semaudit.distributed."""
+    root = Path(semaudit.__file__).parent / "train"
+    users = [p.name for p in root.rglob("*.py") if "torch.distributed" in p.read_text()]
+    assert users == [], users
+
+
+def test_train_guard_turns_only_collective_failures_into_the_one_line_error() -> None:
+    from semaudit.distributed import SETTINGS
+    from semaudit.errors import SemauditError
+
+    dist = Dist(0, 2, rerun=SETTINGS.rerun_train)
+    with pytest.raises(SemauditError, match=r"rank 0 of 2: .*--resume") as caught, dist.guard():
+        raise RuntimeError("[gloo/transport/tcp/pair.cc:598] Connection closed by peer")
+    assert "\n" not in str(caught.value) and caught.value.exit_code == 3
+    with pytest.raises(RuntimeError, match="shape mismatch"), dist.guard():
+        raise RuntimeError("shape mismatch")  # not a lost rank: left as it is
+    with pytest.raises(RuntimeError, match="Connection"), Dist().guard():
+        raise RuntimeError("Connection closed by peer")  # one process: no peers to lose

@@ -36,9 +36,12 @@ def test_head_class_is_more_saturated_than_tail_class(long_tailed_audit: Path) -
 def test_probe_correlations_are_reported(long_tailed_audit: Path) -> None:
     summary = json.loads((long_tailed_audit / "summary.json").read_text())
     correlations = summary["correlations"]["probe_accuracy"]
-    assert set(correlations) == {"count", "effective_number", "scale", "scale_matched"}
-    for stats in correlations.values():
-        assert set(stats) == {"pearson", "spearman", "p_spearman"}
+    grid = correlations.pop("scale_interclass_alpha")
+    assert set(correlations) == {"count", "effective_number", "scale", "scale_matched",
+                                 "centre_distance", "scale_interclass"}  # fmt: skip
+    assert set(grid) == {"1", "1.5", "2", "2.5", "3"}
+    for stats in [*correlations.values(), *grid.values()]:
+        assert set(stats) == {"pearson", "p_pearson", "spearman", "p_spearman"}
     assert 0.6 < summary["probe"]["macro_accuracy"] <= 1.0  # ImageNet features on Fashion-MNIST
     assert summary["count"]["max_min_ratio"] == pytest.approx(16.0)
 

@@ -15,7 +15,7 @@ import pytest
 from fmnist import CLASS_NAMES, write_image_folder
 
 import semaudit
-from semaudit.cli._app import main
+from semaudit.cli import main
 
 PER_CLASS = 40
 CUT_CLASS = 2  # pullover

@@ -1,4 +1,5 @@
-"""The layering of STYLE.md: light modules never pull in torch, open_clip or matplotlib."""
+"""The layering of docs/architecture.md: light modules never pull in torch, open_clip or
+matplotlib."""
 
 from __future__ import annotations
 

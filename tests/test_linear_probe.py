@@ -185,11 +185,13 @@ def test_correlate() -> None:
     assert out["pearson"] == pytest.approx(stats.pearsonr(x, y).statistic)
     assert out["spearman"] == pytest.approx(stats.spearmanr(x, y).statistic)
     assert out["p_spearman"] == pytest.approx(stats.spearmanr(x, y).pvalue)
-    assert correlate(x, 2 * x) == pytest.approx({"pearson": 1.0, "spearman": 1.0, "p_spearman": 0})
+    assert out["p_pearson"] == pytest.approx(stats.pearsonr(x, y).pvalue)
+    perfect = {"pearson": 1.0, "p_pearson": 0, "spearman": 1.0, "p_spearman": 0}
+    assert correlate(x, 2 * x) == pytest.approx(perfect)
 
 
 def test_correlate_edge_cases() -> None:
-    none = {"pearson": None, "spearman": None, "p_spearman": None}
+    none = {"pearson": None, "p_pearson": None, "spearman": None, "p_spearman": None}
     assert correlate(np.array([1.0, 2.0]), np.array([2.0, 1.0])) == none
     assert correlate(np.array([1.0, 2.0, 3.0]), np.array([5.0, 5.0, 5.0])) == none
     assert correlate(np.array([]), np.array([])) == none

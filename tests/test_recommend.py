@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 from semaudit.errors import UsageError
-from semaudit.stats.recommend import (
+from semaudit.stats.recommend import Kind, NeedMore, Recommendation, need_more_range, recommend
+from semaudit.wording import (
+    class_stats,
     need_more_label,
-    need_more_range,
     recommendations,
     saturation_label,
 )
@@ -45,35 +46,33 @@ def test_ranked_list() -> None:
         ("narrow_by_scale", "shirt"),
         ("need_more", "bag"),
         ("need_more", "coat"),
-        ("saturated", "sandal"),
-        ("saturated", "sneaker"),
-        ("saturated", "pullover"),
-        ("saturated", "dress"),
+        ("saturated", "sandal"),  # four saturated classes: one record, most saturated first
     ]
     by_class = {r["class"]: r for r in out}
     assert by_class["bag"]["text"] == (
-        "bag (100 images) is at about 55% of its semantic scale: ~60–240 more diverse images "
-        "would reach 90%."
+        "class 'bag' (100 images) is at about 55% of its semantic scale: ~60–240 more diverse "
+        "images would reach 90%."
     )
     assert by_class["bag"]["need_more"] == 120 and by_class["bag"]["saturation"] == 0.55
     assert (by_class["bag"]["need_more_low"], by_class["bag"]["need_more_high"]) == (60, 240)
     assert by_class["bag"]["reliability"] == "fair"
     assert by_class["coat"]["text"] == (
-        "coat (100 images) is at 80% of its semantic scale: ~820–1,900 more diverse images "
+        "class 'coat' (100 images) is at 80% of its semantic scale: ~820–1,900 more diverse images "
         "would reach 90%."
     )
     assert by_class["coat"]["need_more"] == 1234 and by_class["coat"]["reliability"] == "good"
-    assert by_class["sneaker"]["text"] == (
-        "sneaker is saturated (97%): more of the same images will not widen it; "
-        "add different ones or stop collecting."
+    assert by_class["sandal"]["classes"] == ["sandal", "sneaker", "pullover", "dress"]
+    assert by_class["sandal"]["text"] == (
+        "4 classes are saturated (at least 91%): 'sandal', 'sneaker', 'pullover', 'dress'; "
+        "more of the same images will not widen them: add different ones or stop collecting."
     )
     assert by_class["shirt"]["text"] == (
-        "shirt has as many images as the median class but the smallest semantic scale at equal "
-        "image counts: balanced by count, narrow by meaning."
+        "class 'shirt' has as many images as the median class but the smallest semantic scale "
+        "at equal image counts (14.00 vs a median 24.50): balanced by count, narrow by meaning."
     )
-    assert by_class["trouser"]["text"].startswith("trouser has only 3 images")
-    assert (
-        by_class["ankle-boot"]["text"] == "ankle-boot has no images: add some or remove the class."
+    assert by_class["trouser"]["text"].startswith("class 'trouser' has only 3 images")
+    assert by_class["ankle-boot"]["text"] == (
+        "class 'ankle-boot' has no images: add some or remove the class."
     )
     assert all(isinstance(r["text"], str) and r["text"].endswith(".") for r in out)
 
@@ -101,9 +100,9 @@ def test_narrow_class_that_is_second_smallest() -> None:
     # has more images than the median (300 vs 100) and the 3rd-smallest scale: not listed.
     assert [r["class"] for r in narrow] == ["shirt", "bag"]
     assert [r["basis"] for r in narrow] == ["scale_matched", "scale_matched"]
-    assert narrow[1]["text"] == (
-        "bag has as many images as the median class but the 2nd-smallest semantic scale at "
-        "equal image counts: balanced by count, narrow by meaning."
+    assert narrow[1]["text"].startswith(
+        "class 'bag' has as many images as the median class but the 2nd-smallest semantic scale "
+        "at equal image counts (20.00 vs a median "
     )
 
 
@@ -119,8 +118,9 @@ def test_narrow_uses_matched_scale_to_find_large_but_narrow_classes() -> None:
     first = recommendations(table)[0]
     assert first["kind"] == "narrow_by_scale" and first["class"] == "trouser"
     assert first["text"] == (
-        "trouser has more images than the median class (900 vs 80) but the smallest semantic "
-        "scale at equal image counts: balanced by count, narrow by meaning."
+        "class 'trouser' has more images than the median class (900 vs 80) but the smallest "
+        "semantic scale at equal image counts (15.00 vs a median 21.00): balanced by count, "
+        "narrow by meaning."
     )
     # by raw scale the narrowest class is the smallest one (a, 50 images): nothing to report
     raw = recommendations(table.assign(scale_matched=np.nan))
@@ -129,8 +129,8 @@ def test_narrow_uses_matched_scale_to_find_large_but_narrow_classes() -> None:
     raw = recommendations(table.assign(scale_matched=np.nan))
     assert [r["class"] for r in raw if r["kind"] == "narrow_by_scale"] == ["a"]
     assert raw[0]["text"] == (
-        "a has as many images as the median class but the smallest semantic scale: "
-        "balanced by count, narrow by meaning."
+        "class 'a' has as many images as the median class but the smallest semantic scale "
+        "(30.00 vs a median 34.00): balanced by count, narrow by meaning."
     )
     assert raw[0]["basis"] == "scale"
 
@@ -172,7 +172,7 @@ def test_weakest_classes_come_first_and_low_accuracy_is_named() -> None:
         ("low_accuracy", "blurry"),
         ("need_more", "mid"),
     ]
-    assert [kind for kind, _ in order[4:]] == ["saturated", "saturated"]
+    assert [kind for kind, _ in order[4:]] == ["saturated", "saturated"]  # 2 < GROUP_AT
     blurry = out[2]
     assert "only 18%" in blurry["text"] and "median class" in blurry["text"]
     assert "only 60%" in out[0]["text"]  # tiny is also badly recognised: said in its text
@@ -183,7 +183,7 @@ def test_weak_fits_are_a_floor_not_a_count() -> None:
     tiny, small = by_class["tiny"], by_class["small"]
     assert tiny["reliability"] == small["reliability"] == "weak"
     assert "at least ~32 more" in tiny["text"] and "order of magnitude" in tiny["text"]
-    assert "49%" not in tiny["text"] and "tiny (10 images) is under half of" in tiny["text"]
+    assert "49%" not in tiny["text"] and "class 'tiny' (10 images) is under half of" in tiny["text"]
     assert tiny["need_more_high"] is None and tiny["need_more_low"] == 32
     assert need_more_label({"n": 10, "saturation": 0.49, "need_more": 32, "flags": ""}) == "≥ 32"
     assert need_more_label({"n": 100, "saturation": 0.8, "need_more": 280, "flags": ""}) == (
@@ -195,11 +195,11 @@ def test_weak_fits_are_a_floor_not_a_count() -> None:
 
 
 def test_need_more_range_widens_as_the_fit_weakens() -> None:
-    assert need_more_range(100, 0.85, 50) == ("good", 66, 150)
-    assert need_more_range(100, 0.85, 12) == ("fair", 50, 200)
-    assert need_more_range(100, 0.6, 50) == ("fair", 50, 200)
-    assert need_more_range(100, 0.4, 50) == ("weak", 100, None)
-    assert need_more_range(100, 0.85, 50, capped=True) == ("far", 100, None)
+    assert need_more_range(100, 0.85, 50) == NeedMore(100, "good", 66, 150)
+    assert need_more_range(100, 0.85, 12) == NeedMore(100, "fair", 50, 200)
+    assert need_more_range(100, 0.6, 50) == NeedMore(100, "fair", 50, 200)
+    assert need_more_range(100, 0.4, 50) == NeedMore(100, "weak", 100, None)
+    assert need_more_range(100, 0.85, 50, capped=True) == NeedMore(100, "far", 100, None)
 
 
 def test_count_driven_imbalance_is_said_in_one_sentence() -> None:
@@ -248,11 +248,11 @@ def test_near_equal_matched_scales_do_not_reorder_classes() -> None:
     columns = ["class", "n", "scale", "scale_matched", "saturation", "need_more", "probe_accuracy"]
     table = pd.DataFrame(rows, columns=columns).assign(flags="")
     out = [r for r in recommendations(table) if r["kind"] == "need_more"]
-    assert [r["class"] for r in out] == ["ankle-boot", "bag", "coat", "trouser", "t-shirt"]
+    assert [r["classes"] for r in out] == [["ankle-boot", "bag", "coat", "trouser", "t-shirt"]]
     # with a real spread (2.5x), the narrow 90-image class moves ahead of the wide 35-image one
     table.loc[table["class"] == "trouser", "scale_matched"] = 8.0
     table.loc[table["class"] == "coat", "scale_matched"] = 20.0
-    out = [r["class"] for r in recommendations(table) if r["kind"] == "need_more"]
+    (out,) = [r["classes"] for r in recommendations(table) if r["kind"] == "need_more"]
     assert out.index("trouser") < out.index("coat")
 
 
@@ -263,3 +263,56 @@ def test_saturation_label_is_no_more_precise_than_the_fit() -> None:
     assert saturation_label({**row, "n": 10, "saturation": 0.82, "need_more": 9}) == "~80%"
     assert saturation_label({**row, "saturation": 0.49, "need_more": 37}) == "< 50%"
     assert saturation_label({**row, "saturation": np.nan, "need_more": np.nan}) == ""
+
+
+def _matched(scales: list[float], stds: list[float]) -> pd.DataFrame:
+    """Saturated classes of equal counts whose matched scales carry a std."""
+    k = len(scales)
+    return pd.DataFrame(
+        {
+            "class": [f"c{i}" for i in range(k)],
+            "n": 400,
+            "scale": 40.0,
+            "scale_matched": scales,
+            "scale_matched_std": stds,
+            "saturation": 0.95,
+            "need_more": 0,
+            "flags": "",
+        }
+    )
+
+
+def test_narrow_is_said_only_beyond_the_uncertainty() -> None:
+    """15.50 ± 1.02 against a median 15.54 ± 1.00 is noise, not "narrow by meaning"."""
+    table = _matched([15.50, 15.54, 15.60, 15.70], [1.02, 1.00, 1.00, 1.01])
+    assert all(r["kind"] != "narrow_by_scale" for r in recommendations(table, matched_m=100))
+    # a wider gap with small stds exceeds the combined std: said, with the numbers; the subset
+    # std is corrected for overlap (÷ √(1 − 100/400)): 0.03 → 0.035
+    table = _matched([15.0, 15.54, 15.60, 15.70], [0.03, 0.02, 0.02, 0.02])
+    (narrow,) = [r for r in recommendations(table, matched_m=100) if r["kind"] == "narrow_by_scale"]
+    assert narrow["class"] == "c0" and narrow["scale_std"] == pytest.approx(0.03 / 0.75**0.5)
+    assert "(15.00 ± 0.03 vs a median 15.57 ± 0.02)" in narrow["text"]
+    # a class of exactly m* images has one subset (std 0): it borrows the others' uncertainty
+    table = _matched([15.0, 15.6, 15.6, 15.6, 15.6], [0.0, 0.0, 0.0, 1.0, 1.0])
+    table["n"] = [100, 100, 100, 400, 400]
+    assert all(r["kind"] != "narrow_by_scale" for r in recommendations(table, matched_m=100))
+
+
+def test_classes_sharing_a_finding_are_one_record_naming_them() -> None:
+    """Many small classes: one sentence naming the first few and the last, typed in stats."""
+    names = [f"{i}" for i in range(60)]
+    table = pd.DataFrame(
+        {"class": names, "n": [3] * 52 + [100] * 8, "scale": 5.0, "scale_matched": NAN,
+         "saturation": [NAN] * 52 + [0.95] * 8, "need_more": [NAN] * 52 + [0] * 8,
+         "flags": ["few_images"] * 52 + [""] * 8}
+    )  # fmt: skip
+    typed = recommend(class_stats(table))
+    assert [rec.kind for rec in typed] == [Kind.FEW_IMAGES, Kind.SATURATED]
+    assert all(isinstance(rec, Recommendation) for rec in typed)
+    assert len(typed[0].classes) == 52 and typed[0].classes[0].name == "0"
+    few = recommendations(table)[0]
+    assert few["text"] == (
+        "52 classes have only 3 images each: '0', '1', '10', … '9'; too few to measure their "
+        "semantic scale: add more before trusting their numbers."
+    )
+    assert len(few["classes"]) == 52 and few["class"] == "0"

@@ -30,7 +30,7 @@ def test_headline_names_the_first_recommended_class_with_its_range(tmp_path: Pat
     audit = load_audit(_with_recommendations(tmp_path / "a", recs))
     assert {"small", "mid"} <= set(facts.below_target(audit)["class"])
     sentence = facts.verdict(audit)
-    assert sentence.endswith("led by small (at least ~16 more diverse images).")
+    assert sentence.endswith("led by class 'small' (at least ~16 more diverse images).")
     recs[1], recs[2] = recs[2], recs[1]
     audit = load_audit(_with_recommendations(tmp_path / "b", recs))
-    assert facts.verdict(audit).endswith("led by mid (~30–120 more diverse images).")
+    assert facts.verdict(audit).endswith("led by class 'mid' (~30–120 more diverse images).")

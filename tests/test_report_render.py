@@ -11,7 +11,7 @@ import pytest
 from factories import make_audit
 from report_support import add_images_and_embeddings
 
-from semaudit.cli._app import main
+from semaudit.cli import main
 from semaudit.errors import AuditError, InputError, UsageError
 from semaudit.report import ReportResult, parse_formats, render_report
 

@@ -59,13 +59,13 @@ def test_both_gram_sides_match_oracle(m: int, d: int) -> None:
     # m <= d uses AAᵀ (m × m), m > d uses AᵀA (d × d): they share the non-zero spectrum.
     z = _class(m * d, m, d)
     expected = _oracle(z, np.zeros(m, dtype=int), None, True)[0]
-    assert class_scale(z) == pytest.approx(expected, rel=1e-10)
+    assert class_scale(z, normalize=True) == pytest.approx(expected, rel=1e-10)
 
 
 @pytest.mark.parametrize(("m", "d"), [(10, 30), (30, 10), (300, 64)])
 def test_cholesky_log_det_equals_the_eigenvalue_sum(m: int, d: int) -> None:
-    # DESIGN's formula, ½ Σ log2(1 + α/m · λ) over the eigenvalues of the larger Gram side,
-    # against the Cholesky factor of the smaller side that class_scale uses.
+    # docs/method.md §1's formula, ½ Σ log2(1 + α/m · λ) over the eigenvalues of the larger Gram
+    # side, against the Cholesky factor of the smaller side that class_scale uses.
     z = l2_normalize(_class(m + d, m, d))
     a = z - z.mean(axis=0)
     spectrum = np.linalg.eigvalsh(a.T @ a if m <= d else a @ a.T)
@@ -183,7 +183,7 @@ def test_naive_det_overflows_where_scale_is_finite() -> None:
 
 @pytest.mark.slow
 def test_naive_det_overflows_at_design_size() -> None:
-    _overflow_case(1300, 2048)  # the DESIGN example: m = 1300, d = 2048
+    _overflow_case(1300, 2048)  # docs/method.md §1's example: m = 1300, d = 2048
 
 
 def test_bad_inputs_raise_usage_error() -> None:

@@ -52,6 +52,20 @@ def test_audit_directory_follows_the_contract(audit_dir: Path) -> None:
     )
 
 
+def test_audit_records_how_the_scan_used_the_cpu(dataset: Path, tmp_path: Path) -> None:
+    """audit.json's environment holds the decoding workers and torch threads the scan chose
+    (semaudit.runtime.cpu_plan); the caller's torch thread count is restored afterwards."""
+    import torch
+
+    from semaudit.runtime import cpu_plan
+
+    before = torch.get_num_threads()
+    semaudit.scan(dataset, out=tmp_path / "a", backbone="pixels", workers=0)
+    env = load_audit(tmp_path / "a").meta["environment"]
+    assert (env["workers"], env["threads"]) == (0, cpu_plan(0, "cpu").threads)
+    assert torch.get_num_threads() == before
+
+
 def test_scale_in_audit_equals_semantic_scale_of_stored_embeddings(audit_dir: Path) -> None:
     features, labels, paths, names = semaudit.load_embeddings(audit_dir)
     assert features.shape == (sum(COUNTS), 256)

@@ -19,7 +19,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Real Fashion-MNIST images (4 long-tailed classes), a test folder, a fast pixels audit."""
     root = tmp_path_factory.mktemp("train")
     data = write_image_folder(root / "data", COUNTS, seed=0)
-    test = write_image_folder(root / "test", [10] * 4, seed=1, offset=300)
+    test = write_image_folder(root / "test", [10] * 4, seed=1, split="train")  # disjoint
     audit = root / "audit"
     from semaudit.scanner.run import scan
 
@@ -155,7 +155,9 @@ def test_class_missing_from_validation_folder(scanned: dict[str, Path], tmp_path
         "--val",
         str(val),
     )
-    assert_one_line_error(result, 3, "class 'dress' is missing from the validation folder")
+    assert_one_line_error(
+        result, 3, "class 'dress' is missing from the --val folder", "1 class has"
+    )
 
 
 @pytest.mark.parametrize(
@@ -286,3 +288,95 @@ def test_finetune_last_on_cpu_and_scan_with_the_result(tmp_path: Path) -> None:
         "--json",
     )
     assert rescan.returncode == 0, rescan.stderr
+
+
+# --- settings: one table, TrainConfig ------------------------------------------------------
+
+
+def _train_params() -> dict[str, object]:
+    import typer
+
+    from semaudit.cli import commands  # noqa: F401
+    from semaudit.cli._app import app
+
+    group = typer.main.get_command(app)
+    command = group.commands["train"]  # type: ignore[attr-defined]
+    return {p.name: p for p in command.params}
+
+
+def test_every_train_setting_has_a_flag_with_help_and_its_default() -> None:
+    """A ``TrainConfig`` field is a flag (or config-only), with its help and its real default."""
+    import dataclasses
+
+    from semaudit.cli._settings import flag_of, shown_default
+    from semaudit.cli.train import CONFIG_ONLY
+    from semaudit.train.config import TrainConfig
+
+    params = _train_params()
+    for field in dataclasses.fields(TrainConfig):
+        assert field.metadata.get("help"), f"{field.name}: make it with setting(default, help)"
+        if field.name in CONFIG_ONLY:
+            assert field.name not in params
+            continue
+        param = params[field.name]
+        assert flag_of(field).split("/")[0] in param.opts  # type: ignore[attr-defined]
+        assert f"[default: {shown_default(field)}]" in param.help  # type: ignore[attr-defined]
+    gamma = params["gamma"].help  # type: ignore[attr-defined]
+    assert f"[default: {TrainConfig().gamma}]" in gamma and gamma.count("default") == 1
+    for kept in ("--finetune", "--loss", "--weighting", "--epochs", "--batch-size", "--lr",
+                 "--gamma", "--beta", "--warmup-epochs", "--refresh-every", "--seed",
+                 "--device", "--workers", "--val-fraction", "--audit", "--out", "--val",
+                 "--test", "--resume", "--compare", "--seeds", "--config", "--json",
+                 "--quiet"):  # fmt: skip
+        assert any(kept in p.opts for p in params.values()), kept  # type: ignore[attr-defined]
+
+
+def test_a_new_setting_gets_its_flag_variable_and_key_by_itself(tmp_path: Path) -> None:
+    """One field added to the dataclass: flag, shown default, env variable and config key."""
+    import dataclasses
+    import inspect
+
+    import typer
+    from typer.testing import CliRunner
+
+    from semaudit.cli._settings import with_settings
+    from semaudit.config import resolve_config
+    from semaudit.train.config import TrainConfig, setting
+
+    extended = dataclasses.make_dataclass(
+        "Extended",
+        [("pool_knob", int, setting(7, "A new knob.", panel="dssb"))],
+        bases=(TrainConfig,),
+        frozen=True,
+    )
+    seen: dict[str, object] = {}
+
+    def command(out_dir: Path = typer.Option(..., "--out"), **settings: object) -> None:
+        seen.update(settings)
+
+    app = typer.Typer()
+    app.command()(with_settings(command, extended, before="out_dir", config_only=frozenset()))
+    assert "pool_knob" in inspect.signature(command).parameters
+    knob = {p.name: p for p in typer.main.get_command(app).params}["pool_knob"]
+    assert knob.opts == ["--pool-knob"] and knob.help == "A new knob. [default: 7]"  # type: ignore[attr-defined]
+    assert CliRunner().invoke(app, ["--out", "x", "--pool-knob", "3"]).exit_code == 0
+    assert seen["pool_knob"] == 3 and seen["epochs"] is None
+    env = {"SEMAUDIT_TRAIN_POOL_KNOB": "9"}
+    assert resolve_config(extended, "train", {}, start=tmp_path, environ=env).pool_knob == 9
+    (tmp_path / "semaudit.toml").write_text("[train]\npool_knob = 11\n")
+    assert resolve_config(extended, "train", {}, start=tmp_path, environ={}).pool_knob == 11
+
+
+def test_settings_reach_the_run_from_flags_and_the_environment(
+    scanned: dict[str, Path], tmp_path: Path
+) -> None:
+    """A flag that was config-only before (--hidden-dim) and a variable both reach run.json."""
+    run = tmp_path / "run"
+    result = semaudit_cli(
+        "train", str(scanned["data"]), "--audit", str(scanned["audit"]), "--out", str(run),
+        "--epochs", "1", "--hidden-dim", "8", "--no-amp", "--device", "cpu", "--quiet",
+        env={"SEMAUDIT_TRAIN_FOCAL_GAMMA": "2.5"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    config = json.loads((run / "run.json").read_text())["config"]
+    assert (config["hidden_dim"], config["focal_gamma"], config["amp"]) == (8, 2.5, False)

@@ -20,7 +20,7 @@ def test_finetune_on_gpu_and_scan_with_the_result(tmp_path: Path, mode: str) -> 
     from semaudit.scanner.run import scan
 
     data = write_image_folder(tmp_path / "data", [40, 20, 10], seed=0)
-    test = write_image_folder(tmp_path / "test", [20] * 3, seed=1, offset=300)
+    test = write_image_folder(tmp_path / "test", [20] * 3, seed=1, split="train")  # disjoint
     scan(data, out=tmp_path / "audit", backbone="efficientnet-lite0", probe=False)
     run = tmp_path / "run"
     result = semaudit_cli(

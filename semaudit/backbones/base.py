@@ -34,7 +34,7 @@ class Backbone:
 
     ``model`` is an ``nn.Module`` whose forward maps a preprocessed batch (B, 3, H, W) to pooled
     features (B, d); it can be unfrozen for fine-tuning (``last_block`` is what ``--finetune
-    last`` unfreezes). ``transform`` is the evaluation preprocessing (PIL → tensor),
+    last`` unfreezes; ``split`` the frozen trunk and the tail around it). ``transform`` is the evaluation preprocessing (PIL → tensor),
     ``train_transform`` the same with augmentation.
     """
 
@@ -48,6 +48,9 @@ class Backbone:
     device: str = "cpu"
     last_block: Any = field(default=None, repr=False)
     cpu_batch: int = 32
+    split: tuple[Any, Any] | None = field(default=None, repr=False)
+    """``(trunk, tail)`` with ``model(x) == tail(trunk(x))`` and ``last_block`` inside the tail:
+    lets ``--finetune last`` without augmentation run the frozen trunk once (docs/train.md)."""
 
     def embed(self, batch: Any) -> Any:
         """Pooled features of a preprocessed batch: ``(B, d)``."""

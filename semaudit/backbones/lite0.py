@@ -107,7 +107,17 @@ class Lite0:
             device,
             last_block=torch.nn.ModuleList([model.blocks[-1], model.conv_head, model.bn2]),  # type: ignore[index, list-item]
             cpu_batch=8,  # measured: activations stay in cache (docs/performance.md)
+            split=_split(model),
         )
+
+
+def _split(model: Any) -> tuple[Any, Any]:
+    """Trunk (stem … second-to-last stage) and tail (last stage, head conv, pooling)."""
+    import torch
+
+    trunk = torch.nn.Sequential(model.conv_stem, model.bn1, *model.blocks[:-1])
+    tail = torch.nn.Sequential(model.blocks[-1], model.conv_head, model.bn2, model.global_pool)
+    return trunk, tail
 
 
 register(Lite0())

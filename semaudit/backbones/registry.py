@@ -26,9 +26,8 @@ _NOT_FAMILIES = {"base", "registry", "transforms", "weights"}
 @functools.cache
 def _family_modules() -> list[str]:
     """The package's family modules, imported once: built-in ones first, then by name."""
-    import semaudit.backbones as package
-
-    found = {m.name for m in pkgutil.iter_modules(package.__path__)} - _NOT_FAMILIES
+    here = [str(Path(__file__).parent)]  # this package's folder, without importing it again
+    found = {m.name for m in pkgutil.iter_modules(here)} - _NOT_FAMILIES
     order = [f"semaudit.backbones.{n}" for n in [*_FIRST, *sorted(found - set(_FIRST))]]
     for module in order:
         if module.rpartition(".")[2] in found:
@@ -79,13 +78,56 @@ def resolve_backbone(
             return spec, ""
     except ImportError:
         pass
-    clip = openclip.DEFAULT_CLIP.removeprefix(openclip.PREFIX)
     warning = (
-        f"OpenCLIP {clip} weights are not cached and the hub is unreachable; using the bundled "
-        f"{BUNDLED} (ImageNet). For CLIP features, use the backbone {openclip.DEFAULT_CLIP} "
-        "once with network access (its weights are then cached)."
+        f"OpenCLIP weights not cached, hub unreachable: using {BUNDLED} (shown once); to cache "
+        f"them, scan once online with -b {openclip.DEFAULT_CLIP}"
     )
-    return get_backbone(BUNDLED, weights), warning
+    return get_backbone(BUNDLED, weights), warning if first_notice(_cache_state()) else ""
+
+
+def _cache_state() -> str:
+    """What the "not cached" notice depends on: the default CLIP, the hub cache folder and its
+    modification time (a model added or removed changes it), and whether the hub is offline."""
+    from semaudit.backbones import openclip
+
+    try:
+        from huggingface_hub import constants
+
+        hub = Path(constants.HF_HUB_CACHE)
+    except ImportError:
+        hub = Path("~/.cache/huggingface/hub").expanduser()
+    try:
+        stamp = str(hub.stat().st_mtime_ns)
+    except OSError:
+        stamp = "absent"
+    offline = os.environ.get("HF_HUB_OFFLINE", "")
+    return f"{openclip.DEFAULT_CLIP}|{hub}|{stamp}|{offline}"
+
+
+def notice_dir() -> Path:
+    """Where shown notices are remembered: ``$SEMAUDIT_CACHE_DIR/notices``, else the user cache
+    (``$XDG_CACHE_HOME`` or ``~/.cache``) ``/semaudit/notices``."""
+    base = os.environ.get("SEMAUDIT_CACHE_DIR")
+    if base:
+        return Path(base) / "notices"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser()
+    return cache / "semaudit" / "notices"
+
+
+def first_notice(state: str) -> bool:
+    """True the first time ``state`` is seen (a marker file remembers it); True as well when
+    the marker cannot be written, so a notice is never lost, only repeated."""
+    import hashlib
+
+    marker = notice_dir() / hashlib.sha256(state.encode()).hexdigest()[:32]
+    if marker.exists():
+        return False
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(state + "\n", encoding="utf-8")
+    except OSError:
+        pass
+    return True
 
 
 def backbone_key(spec: BackboneSpec) -> dict[str, Any]:

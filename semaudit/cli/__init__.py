@@ -1,6 +1,7 @@
 """Command-line interface: one module per command, registered on one Typer app."""
 
-from semaudit.cli._app import app, main
+from semaudit.cli._app import app
+from semaudit.cli.commands import main
 
 __all__ = ["app", "main", "main_exit"]
 

@@ -1,7 +1,8 @@
-"""The Typer application, the two consoles and the error boundary shared by every command.
+"""The Typer application and the two consoles shared by every command.
 
 Results go to stdout (``out``), messages and progress to stderr (``err``). Commands raise
-``SemauditError``; ``main`` turns it into one line on stderr and the error's exit code.
+``SemauditError``; ``main`` (in ``cli/commands.py``, which imports every command module) turns
+it into one line on stderr and the error's exit code. This module imports no command module.
 """
 
 from __future__ import annotations
@@ -16,14 +17,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
-
-from semaudit.errors import (
-    EXIT_INTERNAL,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_USAGE,
-    SemauditError,
-)
 
 COMMAND_ORDER = ("scan", "report", "check", "compare", "train", "models", "demo")
 """Workflow order in ``semaudit --help``: measure, look, gate, diff, act; then the helpers."""
@@ -198,37 +191,31 @@ def warn(message: str) -> None:
     err.print(f"[yellow]warning:[/] {escape(str(message).translate(_CONTROL))}", highlight=False)
 
 
-def _is_click_error(exc: BaseException) -> bool:
-    """Click's (or Typer's vendored click's) usage errors: they know how to show themselves."""
-    return hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int)
+_BROKEN_TORCH = ("torchvision::", "torch::", "undefined symbol")
 
 
-_RESUME = "interrupted; rerun the same command to resume"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; return the exit code (0 ok, 1 gate failed, 2 usage, 3 input, 4 internal)."""
-    from semaudit.cli import commands  # noqa: F401  (registers every command on ``app``)
+def _version(name: str) -> str:
+    """An installed distribution's version, without importing it."""
+    from importlib import metadata
 
     try:
-        result = app(args=argv, prog_name="semaudit", standalone_mode=False)
-    except SemauditError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
-        return exc.exit_code
-    except typer.Exit as exc:
-        return int(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        err.print(_RESUME, markup=False)
-        return EXIT_INTERRUPTED
-    except Exception as exc:
-        if _is_click_error(exc):
-            exc.show(file=sys.stderr)  # type: ignore[attr-defined]
-            return EXIT_USAGE if exc.exit_code == 2 else int(exc.exit_code)  # type: ignore[attr-defined]
-        import traceback  # a bug: keep the traceback, it is what a bug report needs
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
 
-        traceback.print_exc()
-        err.print("internal error: please report it with the traceback above", markup=False)
-        return EXIT_INTERNAL
-    if result == EXIT_INTERRUPTED:  # Typer turns KeyboardInterrupt (Ctrl-C, SIGTERM) into 130
-        err.print(_RESUME, markup=False)
-    return int(result) if isinstance(result, int) else EXIT_OK
+
+def broken_torch(exc: BaseException) -> str | None:
+    """The one-line message for a torch / torchvision pair that does not work together (an
+    operator missing, a symbol undefined), or None when ``exc`` is something else."""
+    if not isinstance(exc, RuntimeError | ImportError | OSError):
+        return None
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if not any(mark in text for mark in _BROKEN_TORCH):
+        return None
+    torch = sys.modules.get("torch")
+    torch_version = getattr(torch, "__version__", None) or _version("torch")
+    return (
+        f"torch {torch_version} and torchvision {_version('torchvision')} do not work together "
+        f"({text}); install a matching pair, e.g. `pip install --upgrade torch torchvision` "
+        "(pytorch.org lists the pairs), then rerun."
+    )

@@ -1,8 +1,8 @@
 """``semaudit check``: the CI gate (exit 0 pass, 1 a rule failed, 2 usage, 3 input or config).
 
-The rule options (``--max-scale-ratio X`` …) are generated from the rule registry
-(:mod:`semaudit.gate.rules`): ``check`` takes them as ``**levels`` and carries a signature,
-built from ``list_rules()``, that tells Typer about each of them.
+Its signature is generated: the fixed options from ``CHECK_PARAMETERS`` and one option per rule
+(``--max-scale-ratio X`` …) from the rule registry (:mod:`semaudit.gate.rules`); ``check``
+takes them all as ``**options`` and carries the signature that tells Typer about each.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import os
 import sys
-import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ import typer
 from semaudit.cli._app import app, err, examples, out, plain, print_json
 from semaudit.errors import EXIT_GATE_FAILED, ConfigError, InputError, UsageError
 from semaudit.gate.rules import Rule, list_rules
+from semaudit.values import plural
 
 if TYPE_CHECKING:
     from semaudit.gate import GateResult, Outcome
@@ -57,18 +58,13 @@ def _rule_parameter(rule: Rule) -> inspect.Parameter:
 
 
 def _with_rule_options(func: Any) -> Any:
-    """Give ``func`` (which takes the rule levels as ``**levels``) one option per rule.
-
-    The options go after ``--json``, in registry order, so that adding a rule to the registry
-    adds its flag here, in ``--help`` and in docs/cli.md.
+    """Give ``func`` (which takes every option as ``**options``) its signature: the fixed
+    options of ``CHECK_PARAMETERS`` with one option per rule after ``--json``, in registry
+    order, so that adding a rule to the registry adds its flag here, in ``--help`` and in
+    docs/cli.md.
     """
-    vars(func).pop("__signature__", None)  # rebuilt from the def (tests add rules)
-    hints = typing.get_type_hints(func)
-    fixed = [
-        p.replace(annotation=hints[p.name], kind=inspect.Parameter.KEYWORD_ONLY)
-        for p in inspect.signature(func).parameters.values()
-        if p.kind is not inspect.Parameter.VAR_KEYWORD
-    ]
+    vars(func).pop("__signature__", None)  # rebuilt from the tables (tests add rules)
+    fixed = list(CHECK_PARAMETERS)
     at = [p.name for p in fixed].index("json_output") + 1
     rules = [_rule_parameter(rule) for rule in list_rules()]
     func.__signature__ = inspect.Signature([*fixed[:at], *rules, *fixed[at:]])
@@ -169,11 +165,13 @@ def _rows(result: GateResult, verbose: bool) -> list[tuple[str, ...]]:
             worst = pick(passing, key=lambda o: o.value if o.value is not None else 0.0)
             limits = {o.limit for o in passing}
             limit = f"{rule.comparator} {format_number(worst.limit)}"
-            others = "all" if len(passing) == len(outcomes) else "other"
+            everyone = len(passing) == len(outcomes)
             rows.append(
                 (
                     name,
-                    f"{others} {len(passing)} classes",
+                    f"all {plural(len(passing), 'class')}"
+                    if everyone
+                    else plural(len(passing), "other class", "other classes"),
                     format_number(worst.value),
                     limit if len(limits) == 1 else "per class",
                     "PASS",
@@ -244,110 +242,133 @@ def _write_junit(path: Path, text: str) -> None:
         ) from None
 
 
-def check(
-    audit: Path = typer.Argument(
+def _param(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+    )
+
+
+def _flag(name: str, flags: tuple[str, ...], text: str, **extra: Any) -> inspect.Parameter:
+    return _param(name, bool, typer.Option(False, *flags, help=text, **extra))
+
+
+CHECK_PARAMETERS: tuple[inspect.Parameter, ...] = (
+    _param("audit", Path, typer.Argument(
         ..., metavar="AUDIT", help="Audit directory written by semaudit scan.", show_default=False
-    ),
-    config: Path | None = typer.Option(
-        None,
-        "--config",
-        "-c",
-        metavar="FILE",
+    )),
+    _param("config", Path | None, typer.Option(
+        None, "--config", "-c", metavar="FILE",
         help="TOML file with a \\[check] table \\[default: semaudit.toml, or pyproject.toml "
         "with \\[tool.semaudit.check], found from the working directory up].",
         show_default=False,
-    ),
-    baseline: Path | None = typer.Option(
-        None,
-        "--baseline",
-        "-b",
-        metavar="OLD_AUDIT",
-        help="Older audit of the same dataset, for the baseline rules.",
-        show_default=False,
-    ),
-    junit: Path | None = typer.Option(
-        None,
-        "--junit",
-        metavar="FILE",
-        help="Write a JUnit XML report (one test case per rule × class).",
-        show_default=False,
-    ),
-    json_output: bool = typer.Option(False, "--json", help="Machine-readable result on stdout."),
-    warn_only: bool = typer.Option(
-        False, "--warn-only", help="Report failures as warnings and exit 0 (adoption periods)."
-    ),
-    allow_skipped: bool = typer.Option(
-        False,
-        "--allow-skipped",
-        help="Pass when every result is a SKIP (nothing could be checked); without it, such "
-        "a gate exits 3.",
-    ),
-    quiet: bool = typer.Option(
-        False, "--quiet", "-q", help="Only the verdict line (and errors); no table."
-    ),
-    verbose: bool = typer.Option(
-        False, "--verbose", "-v", help="One table row per passing class, not one per rule."
-    ),
-    suggest: bool = typer.Option(
-        False,
-        "--suggest",
-        help="Print a \\[check] table that AUDIT passes with headroom, then exit.",
-    ),
-    list_rules: bool = typer.Option(
-        False,
-        "--list-rules",
-        help="List the rules and exit.",
-        is_eager=True,
-        callback=_list_rules,
-    ),
-    **levels: float | None,
-) -> None:
+    )),
+    _param("baseline", Path | None, typer.Option(
+        None, "--baseline", "-b", metavar="OLD_AUDIT",
+        help="Older audit of the same dataset, for the baseline rules.", show_default=False,
+    )),
+    _param("junit", Path | None, typer.Option(
+        None, "--junit", metavar="FILE",
+        help="Write a JUnit XML report (one test case per rule × class).", show_default=False,
+    )),
+    _flag("json_output", ("--json",), "Machine-readable result on stdout."),
+    _flag("warn_only", ("--warn-only",),
+          "Report failures as warnings and exit 0 (adoption periods)."),
+    _flag("allow_skipped", ("--allow-skipped",),
+          "Pass when every result is a SKIP (nothing could be checked); without it, such "
+          "a gate exits 3."),
+    _flag("quiet", ("--quiet", "-q"), "Only the verdict line (and errors); no table."),
+    _flag("verbose", ("--verbose", "-v"), "One table row per passing class, not one per rule."),
+    _flag("suggest", ("--suggest",),
+          "Print a \\[check] table that AUDIT passes with headroom, then exit."),
+    _flag("list_rules", ("--list-rules",), "List the rules and exit.", is_eager=True,
+          callback=_list_rules),
+)  # fmt: skip
+"""The fixed options of ``check``, in ``--help`` order; the rule options go after ``--json``."""
+
+
+@dataclass(frozen=True)
+class _CheckArgs:
+    audit: Path
+    config: Path | None
+    baseline: Path | None
+    junit: Path | None
+    json_output: bool
+    warn_only: bool
+    allow_skipped: bool
+    quiet: bool
+    verbose: bool
+    suggest: bool
+    list_rules: bool
+
+
+def check(**options: Any) -> None:
     """Gate CI on an audit: exit 1 when a rule fails, 0 when all pass (warnings allowed)."""
+    levels = {rule.name: options.pop(rule.name, None) for rule in list_rules()}
+    args = _CheckArgs(**options)
+    if args.quiet and args.verbose:
+        raise UsageError("--quiet and --verbose contradict each other; give one of them.")
+    if args.suggest:
+        _suggest(args)
+        return
+    _gate(args, levels)
+
+
+def _suggest(args: _CheckArgs) -> None:
     from semaudit import gate
     from semaudit.store import load_audit
 
-    if quiet and verbose:
-        raise UsageError("--quiet and --verbose contradict each other; give one of them.")
-    if suggest:
-        loaded = load_audit(audit)
-        if json_output:
-            table, left_out = gate.suggest_thresholds(loaded)
-            print_json({"check": table, "left_out": left_out})
-        else:
-            sys.stdout.write(gate.suggest_config(loaded))
-        return
-    thresholds, source = load_thresholds(config, levels)
+    loaded = load_audit(args.audit)
+    if args.json_output:
+        table, left_out = gate.suggest_thresholds(loaded)
+        print_json({"check": table, "left_out": left_out})
+    else:
+        sys.stdout.write(gate.suggest_config(loaded))
+
+
+def _gate(args: _CheckArgs, levels: dict[str, float | None]) -> None:
+    from semaudit import gate
+    from semaudit.store import load_audit
+
+    thresholds, source = load_thresholds(args.config, levels)
     if not thresholds.configured():
         where = f"{source} has no [check] rules" if source else "no config file was found"
         raise ConfigError(
             f"no check rules configured ({where}); pass thresholds as flags "
-            f"(semaudit check {audit} --max-scale-ratio 2), add a [check] table to "
-            f"semaudit.toml, or print one with semaudit check {audit} --suggest."
+            f"(semaudit check {args.audit} --max-scale-ratio 2), add a [check] table to "
+            f"semaudit.toml, or print one with semaudit check {args.audit} --suggest."
         )
-    if source is not None and not quiet:
+    if source is not None and not args.quiet:
         err.print(f"thresholds: {source}", markup=False, highlight=False)
-    loaded = load_audit(audit)
-    old = load_audit(baseline) if baseline is not None else None
+    loaded = load_audit(args.audit)
+    old = load_audit(args.baseline) if args.baseline is not None else None
     result = gate.evaluate(
-        loaded, thresholds, baseline=old, warn_only=warn_only, allow_skipped=allow_skipped
-    )
-    if json_output:
-        print_json(gate.result_to_dict(result, config=str(source) if source else None))
-    else:
-        if not quiet:
-            _print_table(result, verbose)
-        out.print(_verdict(result), style=_STYLE[result.status], markup=False)
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        stream = sys.stderr if json_output else sys.stdout
-        for line in github_annotations(result):
-            stream.write(line + "\n")
-        stream.flush()
-    if junit is not None:
-        _write_junit(junit, gate.to_junit(result))
+        loaded, thresholds, baseline=old, warn_only=args.warn_only,
+        allow_skipped=args.allow_skipped,
+    )  # fmt: skip
+    _report(args, result, source)
     if result.status == "SKIP" and not result.passed:
         raise _nothing_checked(result)
     if not result.passed:
         raise typer.Exit(EXIT_GATE_FAILED)
+
+
+def _report(args: _CheckArgs, result: GateResult, source: Path | None) -> None:
+    """The result on stdout (table and verdict, or JSON), GitHub annotations, JUnit file."""
+    from semaudit import gate
+
+    if args.json_output:
+        print_json(gate.result_to_dict(result, config=str(source) if source else None))
+    else:
+        if not args.quiet:
+            _print_table(result, args.verbose)
+        out.print(_verdict(result), style=_STYLE[result.status], markup=False)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        stream = sys.stderr if args.json_output else sys.stdout
+        for line in github_annotations(result):
+            stream.write(line + "\n")
+        stream.flush()
+    if args.junit is not None:
+        _write_junit(args.junit, gate.to_junit(result))
 
 
 app.command(epilog=EPILOG)(_with_rule_options(check))

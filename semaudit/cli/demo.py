@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from importlib import resources
 from pathlib import Path
 
@@ -32,11 +33,17 @@ def demo(
 ) -> None:
     """Scan the bundled sample with the bundled backbone, then render its report."""
     audit_dir = out_dir / "audit"
-    result = run_scan(sample_root(), audit_dir, {"backbone": backbone}, quiet=quiet)
-    show_result(result, json_output)
-    from semaudit.report import render_report
+    created = not out_dir.exists()
+    try:
+        result = run_scan(sample_root(), audit_dir, {"backbone": backbone}, quiet=quiet)
+        show_result(result, json_output)
+        from semaudit.report import render_report
 
-    report = render_report(audit_dir, out_dir / "report")
+        report = render_report(audit_dir, out_dir / "report")
+    except BaseException:
+        if created:  # a failed demo leaves nothing behind; only a folder it made is removed
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
     if not json_output:
         out.print(
             f"Report: {report.html}\nNext: semaudit check {audit_dir} --suggest",

@@ -19,7 +19,8 @@ from semaudit.cli._app import app, examples, out, plain, print_json, print_table
 from semaudit.cli._options import scan_config
 from semaudit.cli._progress import ScanProgress
 from semaudit.scanner.config import ScanConfig
-from semaudit.values import format_number
+from semaudit.store.schema import CLASSES_CSV
+from semaudit.values import format_number, plural
 
 INPUT, BACKBONE, STATS, OUTPUT = "Input", "Backbone and speed", "Statistics", "Output"
 
@@ -35,14 +36,35 @@ class ScanOption:
     default: str | None = None
 
 
+def _backbone_help() -> str:
+    """``auto`` and each registered family's name syntax: a new family module shows up here."""
+    from semaudit.backbones.registry import families
+
+    names = " | ".join(["auto", *(family.syntax for family in families().values())])
+    return f"{names} (list: semaudit models)."
+
+
 SCAN_OPTIONS = (
     ScanOption(
         "backbone",
         ("--backbone", "-b"),
-        "auto | efficientnet-lite0 | openclip:MODEL/TAG | torchvision:NAME | pixels "
-        "(list: semaudit models).",
+        _backbone_help(),
         BACKBONE,
         "auto: OpenCLIP ViT-B-32 when its weights are here, else efficientnet-lite0",
+    ),
+    ScanOption(
+        "image_column",
+        ("--image-column",),
+        "Hugging Face dataset: the column of image bytes.",
+        INPUT,
+        "the one Image feature",
+    ),
+    ScanOption(
+        "label_column",
+        ("--label-column",),
+        "Hugging Face dataset: the class column.",
+        INPUT,
+        "the one ClassLabel feature, else a label column",
     ),
     ScanOption("weights", ("--weights",), "Local .pt / .safetensors weights.", BACKBONE, "none"),
     ScanOption("device", ("--device",), "auto | cpu | cuda[:N].", BACKBONE),
@@ -63,6 +85,13 @@ SCAN_OPTIONS = (
         "d, the embedding dimension",
     ),
     ScanOption("normalize", ("--normalize/--no-normalize",), "L2-normalise features.", STATS),
+    ScanOption(
+        "interclass_alpha",
+        ("--interclass-alpha",),
+        "α of the scale with inter-class interference S: auto or a number ≥ 1.",
+        STATS,
+        "auto: 2 when the largest class has ≥ 2× the smallest's images, else 1",
+    ),
     ScanOption("min_images", ("--min-images",), "Classes with fewer images are flagged.", STATS),
     ScanOption(
         "draws", ("--draws",), "Random subsets per curve point and for matched scale.", STATS
@@ -125,6 +154,7 @@ def run_scan(
     split: str | None = None,
     allow_outside_root: bool = False,
     quiet: bool = False,
+    overwrite: bool = False,
 ) -> Any:
     """Shared by ``scan`` and ``demo``: resolve settings, scan with progress, return the result."""
     from semaudit.scanner.run import scan
@@ -139,6 +169,7 @@ def run_scan(
             allow_outside_root=allow_outside_root,
             config=config,
             on_event=progress,
+            overwrite=overwrite,
         )
 
 
@@ -150,9 +181,27 @@ def _cell(value: Any, spec: str = ".2f") -> str:
     return format_number(value, spec, missing="")
 
 
+SCREENFUL = 25
+"""Up to this many classes the scan table shows them all; above, the first ``SHOWN_ROWS``."""
+SHOWN_ROWS = 20
+
+
+def _shown(classes: Any, recs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """The table's rows: every class up to a screenful, else those that need attention first
+    (in the recommendations' order, then by name); and how many are left out."""
+    from semaudit.wording import attention_order
+
+    records = classes.to_dict("records")
+    if len(records) <= SCREENFUL:
+        return records, 0
+    rank = {name: i for i, name in enumerate(attention_order(recs))}
+    records.sort(key=lambda r: (rank.get(str(r["class"]), len(rank)), str(r["class"])))
+    return records[:SHOWN_ROWS], len(records) - SHOWN_ROWS
+
+
 def show_result(result: Any, json_output: bool) -> None:
-    """Per-class table and recommendations on stdout (or the summary as JSON)."""
-    from semaudit.stats.recommend import need_more_label, saturation_label
+    """Per-class table (a screenful) and recommendations on stdout (or the summary as JSON)."""
+    from semaudit.wording import need_more_label, saturation_label
 
     analysis = result.analysis
     if json_output:
@@ -169,6 +218,8 @@ def show_result(result: Any, json_output: bool) -> None:
             }
         )
         return
+    recs = analysis.summary.get("recommendations") or []
+    records, hidden = _shown(analysis.classes, recs)
     rows = [
         (
             plain(record["class"]),
@@ -180,24 +231,28 @@ def show_result(result: Any, json_output: bool) -> None:
             _cell(record["probe_accuracy"], ".0%"),
             str(record["flags"] if isinstance(record["flags"], str) else ""),
         )
-        for record in analysis.classes.to_dict("records")
+        for record in records
     ]
+    first = " (those needing attention first)" if hidden else ""
     print_table(
-        f"semantic scale per class ({result.backbone})",
+        f"semantic scale per class ({result.backbone}){first}",
         ("class", "n", "scale", "matched", "saturation", "need more", "probe acc", "flags"),
         rows,
         right=(1, 2, 3, 4, 5, 6),
         wrap=(7,),
     )
-    recs = analysis.summary.get("recommendations") or []
+    if hidden:
+        out.print(f"… {hidden:,} more; full table in {result.out / CLASSES_CSV}", markup=False)
     if recs:
         out.print("recommendations", markup=False)
         for i, rec in enumerate(recs, 1):
             out.print(f"{i:>3}. ", plain(rec["text"]), sep="")
+    _show_table1(analysis)
     s = analysis.summary
     out.print(
-        f"{result.n_images} images in {result.n_classes} classes, {result.n_skipped} skipped; "
-        f"{result.n_embedded} embedded, {result.n_reused} reused. "
+        f"{plural(result.n_images, 'image')} in {plural(result.n_classes, 'class')}, "
+        f"{result.n_skipped} skipped; "
+        f"{result.n_embedded:,} embedded, {result.n_reused:,} reused. "
         f"count ratio {_fmt((s.get('count') or {}).get('max_min_ratio'))}, "
         f"scale ratio {_fmt((s.get('scale') or {}).get('max_min_ratio'))}. "
         f"Audit written to {result.out}",
@@ -205,50 +260,96 @@ def show_result(result: Any, json_output: bool) -> None:
     )
 
 
+def _show_table1(analysis: Any) -> None:
+    """Pearson r of per-class probe accuracy with each measure (the paper's Table 1), and the
+    verdict in words; nothing when the probe did not run."""
+    from semaudit.stats.table1 import table1_verdict
+
+    table = (analysis.summary.get("correlations") or {}).get("probe_accuracy")
+    if not table:
+        return
+    names = {
+        "count": "N",
+        "effective_number": "E_n",
+        "scale": "S′",
+        "scale_matched": "matched",
+        "centre_distance": "w",
+        "scale_interclass": f"S (α {analysis.interclass_alpha:g})",
+    }
+    cells = [
+        f"{label} {_fmt((table.get(key) or {}).get('pearson'), '+.2f')}"
+        for key, label in names.items()
+        if key in table
+    ]
+    k = int(analysis.summary.get("n_eligible") or 0)  # every eligible class is probed
+    out.print(
+        "accuracy vs measure, Pearson r (the paper's Table 1): " + ", ".join(cells), markup=False
+    )
+    out.print("  " + table1_verdict(table, k)["text"], markup=False)
+
+
+_DATA = typer.Argument(
+    None,
+    metavar="DATA",
+    help="Folder with one sub-folder per class, .tar shards, a Hugging Face dataset "
+    "(.parquet, save_to_disk folder, hf:OWNER/NAME[@SPLIT]) or the root of --manifest "
+    "paths.",
+    show_default=False,
+)
+_MANIFEST = typer.Option(
+    None,
+    "--manifest",
+    help="CSV/parquet with path,label[,split] (DATA is then the root for relative paths).",
+    rich_help_panel=INPUT,
+    show_default=False,
+)
+_SPLIT = typer.Option(
+    None,
+    "--split",
+    help="Use only manifest rows whose split column equals this.",
+    rich_help_panel=INPUT,
+    show_default=False,
+)
+_OUTSIDE = typer.Option(
+    False,
+    "--allow-outside-root",
+    help="Accept manifest paths outside the data root.",
+    rich_help_panel=INPUT,
+)
+_CONFIG = typer.Option(
+    None,
+    "--config",
+    help="TOML file with a [scan] table [default: semaudit.toml, or pyproject.toml with "
+    "[tool.semaudit.scan], found from the working directory up].",
+    rich_help_panel=INPUT,
+    show_default=False,
+)
+_OUT = typer.Option(
+    Path("audit"), "--out", "-o", help="Audit directory to write.", rich_help_panel=OUTPUT
+)
+_OVERWRITE = typer.Option(
+    False,
+    "--overwrite",
+    help="Replace an audit in --out that was made from other data (another data root or "
+    "manifest); without it such a scan is refused.",
+    rich_help_panel=OUTPUT,
+)
+_JSON = typer.Option(
+    False, "--json", help="Machine-readable summary on stdout.", rich_help_panel=OUTPUT
+)
+_QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.", rich_help_panel=OUTPUT)
+
+
 def _scan(
-    data: Path | None = typer.Argument(
-        None,
-        metavar="DATA",
-        help="Folder with one sub-folder per class (or the root of --manifest paths).",
-        show_default=False,
-    ),
-    manifest: Path | None = typer.Option(
-        None,
-        "--manifest",
-        help="CSV/parquet with path,label[,split] (DATA is then the root for relative paths).",
-        rich_help_panel=INPUT,
-        show_default=False,
-    ),
-    split: str | None = typer.Option(
-        None,
-        "--split",
-        help="Use only manifest rows whose split column equals this.",
-        rich_help_panel=INPUT,
-        show_default=False,
-    ),
-    allow_outside_root: bool = typer.Option(
-        False,
-        "--allow-outside-root",
-        help="Accept manifest paths outside the data root.",
-        rich_help_panel=INPUT,
-    ),
-    config_file: Path | None = typer.Option(
-        None,
-        "--config",
-        help="TOML file with a [scan] table [default: semaudit.toml, or pyproject.toml with "
-        "[tool.semaudit.scan], found from the working directory up].",
-        rich_help_panel=INPUT,
-        show_default=False,
-    ),
-    out_dir: Path = typer.Option(
-        Path("audit"), "--out", "-o", help="Audit directory to write.", rich_help_panel=OUTPUT
-    ),
-    json_output: bool = typer.Option(
-        False, "--json", help="Machine-readable summary on stdout.", rich_help_panel=OUTPUT
-    ),
-    quiet: bool = typer.Option(
-        False, "--quiet", "-q", help="No progress bar.", rich_help_panel=OUTPUT
-    ),
+    data: Path | None = _DATA,
+    manifest: Path | None = _MANIFEST,
+    split: str | None = _SPLIT,
+    allow_outside_root: bool = _OUTSIDE,
+    config_file: Path | None = _CONFIG,
+    out_dir: Path = _OUT,
+    overwrite: bool = _OVERWRITE,
+    json_output: bool = _JSON,
+    quiet: bool = _QUIET,
     **settings: Any,
 ) -> None:
     """Embed every image and write per-class semantic-scale statistics to an audit directory."""
@@ -261,6 +362,7 @@ def _scan(
         split=split,
         allow_outside_root=allow_outside_root,
         quiet=quiet,
+        overwrite=overwrite,
     )
     if result.analysis is None:  # a torchrun rank other than 0: rank 0 reports the audit
         return
@@ -288,6 +390,7 @@ scan = app.command(
     epilog=examples(
         "semaudit scan data/train --out audit",
         "semaudit scan --manifest train.csv --split train --out audit",
+        "semaudit scan hf:zalando-datasets/fashion_mnist@train --out audit   # cached dataset",
         "semaudit scan data/train -b openclip:ViT-B-32/laion2b_s34b_b79k --device cuda",
         "semaudit scan data/train --alpha 1 --no-normalize   # the first author's volume",
     ),

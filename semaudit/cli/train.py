@@ -1,7 +1,13 @@
-"""``semaudit train``: long-tail fine-tuning with (dynamic) semantic-scale-balanced weights."""
+"""``semaudit train``: long-tail fine-tuning with (dynamic) semantic-scale-balanced weights.
+
+Every ``TrainConfig`` field is a flag, generated from the field (``setting(...)`` in
+semaudit/train/config.py: help, panel, shown default) by ``cli/_settings.py``; the other
+options (inputs, ``--compare``, output) are declared here.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -9,12 +15,17 @@ from typing import Any
 import typer
 
 from semaudit.cli._app import app, err, examples, out, plain, print_json, warn
+from semaudit.cli._settings import with_settings
+from semaudit.train.config import TrainConfig
+
+CONFIG_ONLY: frozenset[str] = frozenset()
+"""``TrainConfig`` fields set only in ``[train]`` or ``SEMAUDIT_TRAIN_*`` (none today): every
+other field is a flag, generated from its ``setting(...)`` (semaudit/train/config.py)."""
 
 
-def _train_config(flags: dict[str, Any], config_file: Path | None) -> Any:
+def _train_config(flags: dict[str, Any], config_file: Path | None) -> TrainConfig:
     """Defaults < ``[train]`` in the config file < ``SEMAUDIT_TRAIN_*`` < flags (non-None)."""
     from semaudit.config import resolve_config
-    from semaudit.train.config import TrainConfig
 
     return resolve_config(TrainConfig, "train", flags, config_file)
 
@@ -37,6 +48,7 @@ class TrainProgress:
             transient=True,
         )
         self.task: Any = None
+        self.said: set[str] = set()  # warnings and notes already printed
         self.label = ""
         self.epochs = 0
 
@@ -56,8 +68,11 @@ class TrainProgress:
         if not self.main:
             return
         if kind == "warning":
-            warn(str(payload))
-        elif kind == "pool":
+            if str(payload) not in self.said:  # once per run or comparison, not per seed
+                self.said.add(str(payload))
+                warn(str(payload))
+        elif kind == "pool" and "pool" not in self.said:
+            self.said.add("pool")
             mib = payload["bytes"] / 2**20
             err.print(
                 f"dssb feature pool: {payload['n']:,} samples × {payload['dim']} floats = "
@@ -121,6 +136,17 @@ def _show_run(metrics: dict[str, Any], run: Path) -> None:
     out.print(f"Run written to {run}", markup=False)
 
 
+def _verdict(run: Path) -> dict[str, Any] | None:
+    """The comparison's verdict from ``RUN/metrics.json`` (docs/train.md, "The verdict")."""
+    import json
+
+    try:
+        found = json.loads((run / "metrics.json").read_text(encoding="utf-8")).get("verdict")
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
 def _show_comparison(summary: Any, run: Path) -> None:
     from rich.table import Table
 
@@ -138,78 +164,24 @@ def _show_comparison(summary: Any, run: Path) -> None:
             f"{row['epoch_seconds_mean']:.3f}" if row.get("epoch_seconds_mean") else "",
         )
     out.print(table)
+    verdict = _verdict(run)
+    if verdict is not None:
+        out.print(f"verdict: {verdict['text']}", markup=False)
     out.print(f"Comparison written to {run / 'comparison.csv'}", markup=False)
 
 
-@app.command(
-    epilog=examples(
-        "semaudit train data/train --audit audit --out run --test data/test --weighting dssb",
-        "semaudit train data/train --audit audit --out cmp --test data/test "
-        "--compare ce,cb,ssb,dssb,focal+dssb --seeds 3",
-        "semaudit train data/train --audit audit --out run --finetune last --device cuda",
-        "torchrun --nproc_per_node=2 -m semaudit train data/train --audit audit --out run",
+def _one_seed_note(seed: int) -> str:
+    return (
+        f"--compare ran 1 seed per method (seed {seed}; --seed sets the first seed, --seeds how "
+        "many): one seed cannot tell a difference from seed noise; pass --seeds 3 or more."
     )
-)
-def train(
-    data: Path = typer.Argument(
-        ..., help="Training folder (one sub-folder per class).", show_default=False
-    ),
-    audit: Path = typer.Option(..., "--audit", help="Audit of DATA written by `semaudit scan`."),
-    out_dir: Path = typer.Option(..., "--out", "-o", help="Run directory to write."),
-    val: Path | None = typer.Option(
-        None, "--val", help="Validation folder (same classes) for model selection."
-    ),
-    val_fraction: float | None = typer.Option(
-        None, "--val-fraction", help="Hold out this stratified share of DATA as validation."
-    ),
-    test: Path | None = typer.Option(
-        None, "--test", help="Test folder: evaluated once, after training."
-    ),
-    finetune: str | None = typer.Option(
-        None, "--finetune", help="head (stored embeddings) | last | full [default: head]."
-    ),
-    loss: str | None = typer.Option(
-        None, "--loss", help="ce | focal | ldam | balanced-softmax | logit-adjust [default: ce]."
-    ),
-    weighting: str | None = typer.Option(
-        None, "--weighting", help="none | inverse | cb | ssb | dssb [default: none]."
-    ),
-    epochs: int | None = typer.Option(None, "--epochs", help="Training epochs [default: 30]."),
-    batch_size: int | None = typer.Option(
-        None, "--batch-size", help="Samples per step [default: 128]."
-    ),
-    lr: float | None = typer.Option(
-        None, "--lr", help="SGD learning rate [default: 0.05 head, 0.01 last/full]."
-    ),
-    gamma: float | None = typer.Option(
-        None, "--gamma", help="ssb/dssb exponent of (1/S)^γ [default: 1]."
-    ),
-    beta: float | None = typer.Option(
-        None, "--beta", help="cb: β of the effective number [default: 0.999]."
-    ),
-    warmup_epochs: int | None = typer.Option(
-        None, "--warmup-epochs", help="dssb: epochs of plain loss first [default: 5]."
-    ),
-    refresh_every: int | None = typer.Option(
-        None, "--refresh-every", help="dssb: recompute scales every k steps [default: 10]."
-    ),
-    seed: int | None = typer.Option(None, "--seed", help="Seed (first seed with --seeds)."),
-    device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda[:N]."),
-    workers: int | None = typer.Option(
-        None, "--workers", help="Image decoding processes for last/full [default: spare cores]."
-    ),
-    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
-    compare: str | None = typer.Option(
-        None, "--compare", help="Methods [LOSS+]WEIGHTING to compare, e.g. ce,cb,dssb,focal+dssb."
-    ),
-    seeds: int = typer.Option(1, "--seeds", help="Seeds per method with --compare."),
-    config_file: Path | None = typer.Option(
-        None, "--config", help="TOML file with a [train] table."
-    ),
-    json_output: bool = typer.Option(False, "--json", help="Metrics as JSON on stdout."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
-) -> None:
-    """Fine-tune on DATA with long-tail losses and (dynamic) semantic-scale-balanced weights."""
+
+
+INPUT, RUNS, OUTPUT = "Input", "Runs", "Output"
+
+
+def _check_flags(settings: dict[str, Any], compare: str | None, seeds: int, val: Any) -> list[Any]:
+    """The methods of ``--compare`` (empty without it); flags that clash are a ``UsageError``."""
     from semaudit.errors import UsageError
 
     methods: list[tuple[str, str]] = []
@@ -217,64 +189,136 @@ def train(
         from semaudit.train.config import parse_methods
 
         methods = parse_methods(compare)
-        if loss is not None or weighting is not None:
+        if settings.get("loss") is not None or settings.get("weighting") is not None:
             raise UsageError("--compare sets the losses and weightings; drop --loss/--weighting.")
     elif seeds != 1:
         raise UsageError("--seeds needs --compare METHOD[,METHOD...].")
-    if val is not None and val_fraction is not None:
+    if val is not None and settings.get("val_fraction") is not None:
         raise UsageError("--val and --val-fraction are exclusive; pass one of them.")
-    flags = {
-        "finetune": finetune,
-        "loss": loss,
-        "weighting": weighting,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "lr": lr,
-        "gamma": gamma,
-        "beta": beta,
-        "warmup_epochs": warmup_epochs,
-        "refresh_every": refresh_every,
-        "seed": seed,
-        "device": device,
-        "workers": workers,
-        "val_fraction": val_fraction,
-    }
-    config = _train_config(flags, config_file)
-    from semaudit.distributed import Dist
-    from semaudit.scanner.embed import resolve_device
+    return methods
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """What one ``semaudit train`` call runs: inputs, settings, methods and where to write."""
+
+    data: Path
+    audit: Path
+    out: Path
+    val: Path | None
+    test: Path | None
+    config: Any
+    methods: list[tuple[str, str]]
+    seeds: int
+    resume: bool
+
+
+def _run(job: TrainJob, quiet: bool) -> tuple[bool, Any]:
+    """Run the job on this rank; ``(is_main, result)``: a ``RunResult`` or a summary frame."""
+    from semaudit.distributed import SETTINGS, Dist
+    from semaudit.runtime import resolve_device
     from semaudit.train import compare_methods, load_inputs, train_run
 
-    dist = Dist.from_env()  # under torchrun: one process per rank, rank 0 writes and prints
-    resolved = dist.device(resolve_device(config.device))
-    dist.start(resolved)
+    # under torchrun: one process per rank, rank 0 writes and prints
+    dist = Dist.from_env(rerun=SETTINGS.rerun_train)
+    device = dist.device(resolve_device(job.config.device))
+    dist.start(device)
     try:
         with TrainProgress(quiet, main=dist.is_main) as progress:
-            inputs = load_inputs(data, audit, config, val=val, test=test, on_event=progress)
-            if methods:
+            inputs = load_inputs(
+                job.data, job.audit, job.config, val=job.val, test=job.test, on_event=progress
+            )
+            common = {"resume": job.resume, "device": device, "on_event": progress}
+            if job.methods:
                 _, summary = compare_methods(
-                    inputs,
-                    config,
-                    methods,
-                    seeds,
-                    out_dir,
-                    resume=resume,
-                    device=resolved,
-                    on_event=progress,
+                    inputs, job.config, job.methods, job.seeds, job.out, **common
                 )
-            else:
-                result = train_run(
-                    inputs, config, out_dir, resume=resume, device=resolved, on_event=progress
-                )
+                return dist.is_main, summary
+            return dist.is_main, train_run(inputs, job.config, job.out, **common)
     finally:
         dist.stop()
-    if not dist.is_main:
-        return
-    if methods:
+
+
+def _show(job: TrainJob, result: Any, json_output: bool) -> None:
+    if job.methods:
         if json_output:
-            print_json({"out": str(out_dir), "summary": summary.to_dict("records")})
+            print_json({
+                "out": str(job.out),
+                "summary": result.to_dict("records"),
+                "verdict": _verdict(job.out),
+            })  # fmt: skip
         else:
-            _show_comparison(summary, out_dir)
+            _show_comparison(result, job.out)
     elif json_output:
-        print_json({"out": str(out_dir), **result.metrics})
+        print_json({"out": str(job.out), **result.metrics})
     else:
-        _show_run(result.metrics, out_dir)
+        _show_run(result.metrics, job.out)
+
+
+def _train(
+    data: Path = typer.Argument(
+        ..., help="Training folder (one sub-folder per class).", show_default=False
+    ),
+    audit: Path = typer.Option(
+        ..., "--audit", help="Audit of DATA written by `semaudit scan`.", rich_help_panel=INPUT
+    ),
+    val: Path | None = typer.Option(
+        None,
+        "--val",
+        help="Validation folder (same classes) for model selection.",
+        rich_help_panel=INPUT,
+    ),
+    test: Path | None = typer.Option(
+        None, "--test", help="Test folder: evaluated once, after training.", rich_help_panel=INPUT
+    ),
+    config_file: Path | None = typer.Option(
+        None, "--config", help="TOML file with a [train] table.", rich_help_panel=INPUT
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue an interrupted run in --out.", rich_help_panel=RUNS
+    ),
+    compare: str | None = typer.Option(
+        None,
+        "--compare",
+        help="Methods [LOSS+]WEIGHTING to compare, e.g. ce,cb,dssb,focal+dssb.",
+        rich_help_panel=RUNS,
+    ),
+    seeds: int | None = typer.Option(
+        None,
+        "--seeds",
+        help="Seeds per method with --compare \\[default: 1].",
+        rich_help_panel=RUNS,
+        show_default=False,
+    ),
+    out_dir: Path = typer.Option(
+        ..., "--out", "-o", help="Run directory to write.", rich_help_panel=OUTPUT
+    ),
+    json_output: bool = typer.Option(
+        False, "--json", help="Metrics as JSON on stdout.", rich_help_panel=OUTPUT
+    ),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="No progress bars.", rich_help_panel=OUTPUT
+    ),
+    **settings: Any,
+) -> None:
+    """Fine-tune on DATA with long-tail losses and (dynamic) semantic-scale-balanced weights."""
+    methods = _check_flags(settings, compare, 1 if seeds is None else seeds, val)
+    config = _train_config(settings, config_file)
+    job = TrainJob(data, audit, out_dir, val, test, config, methods, seeds or 1, resume)
+    is_main, result = _run(job, quiet)
+    if is_main:
+        _show(job, result, json_output)
+        if methods and seeds is None:
+            warn(_one_seed_note(config.seed))
+
+
+train = app.command(
+    "train",
+    epilog=examples(
+        "semaudit train data/train --audit audit --out run --test data/test --weighting dssb",
+        "semaudit train data/train --audit audit --out cmp --test data/test "
+        "--compare ce,cb,ssb,dssb,focal+dssb --seeds 3",
+        "semaudit train data/train --audit audit --out run --finetune last --device cuda",
+        "torchrun --nproc_per_node=2 -m semaudit train data/train --audit audit --out run",
+    ),
+)(with_settings(_train, TrainConfig, before="resume", config_only=CONFIG_ONLY))

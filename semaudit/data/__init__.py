@@ -20,6 +20,7 @@ from semaudit.data.discover import (
     read_manifest,
 )
 from semaudit.data.hashing import file_hash, hash_items
+from semaudit.data.source import discover_source
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -29,6 +30,7 @@ __all__ = [
     "ImageItem",
     "Inventory",
     "discover_folder",
+    "discover_source",
     "file_hash",
     "hash_items",
     "is_transient",

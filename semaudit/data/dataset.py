@@ -82,7 +82,10 @@ class ImageDataset(Dataset[Sample]):
 
 
 def load_item(item: ImageItem) -> tuple[Any, str]:
-    """``load_image`` of a file, or of a member of a ``.tar`` shard (read from its byte range)."""
+    """``load_image`` of a file, of a member of a ``.tar`` shard (read from its byte range), or
+    of a row of a Hugging Face dataset shard."""
+    if item.column:
+        return _load_row(item)
     if item.offset < 0:
         return load_image(item.abspath)
     from semaudit.data.tar import open_member
@@ -94,6 +97,25 @@ def load_item(item: ImageItem) -> tuple[Any, str]:
     except OSError as exc:
         return None, f"i/o error: {exc.strerror or exc}"
     return load_image(member)  # type: ignore[arg-type]  # Pillow reads file objects too
+
+
+def _load_row(item: ImageItem) -> tuple[Any, str]:
+    """``load_image`` of the bytes in a row of a Hugging Face parquet / Arrow shard."""
+    import io
+
+    from semaudit.data.hf import read_row
+
+    try:
+        data = read_row(item)
+    except FileNotFoundError:
+        return None, "missing: dataset shard disappeared after it was listed"
+    except OSError as exc:
+        return None, f"i/o error: {exc.strerror or exc}"
+    except LookupError:
+        return None, "missing: the row is no longer in its shard (the shard changed)"
+    except ValueError as exc:
+        return None, f"unreadable: {exc}"
+    return load_image(io.BytesIO(data))  # type: ignore[arg-type]  # Pillow reads file objects
 
 
 def collate_images(batch: Sequence[Sample]) -> Collated:

@@ -1,4 +1,4 @@
-"""Find images: class-per-folder trees and manifests.
+"""Find images: class-per-folder trees and manifests; ``discover_source`` for any DATA.
 
 Discovery returns what it skipped with a reason, so one bad file never kills a scan.
 """
@@ -23,7 +23,10 @@ class ImageItem:
     """One image to embed: ``path`` relative to the data root (POSIX), its class and file facts.
 
     A member of a ``.tar`` shard has ``abspath`` = the archive and ``offset`` = where its bytes
-    start in it (``size`` bytes); a plain file has ``offset = -1``.
+    start in it (``size`` bytes); a plain file has ``offset = -1``. A row of a Hugging Face
+    parquet / Arrow shard has ``abspath`` = the shard, ``offset`` = its row in the shard and
+    ``column`` = the image column; ``digest``, when set, is its content hash (computed while
+    it was listed).
     """
 
     path: str
@@ -32,6 +35,8 @@ class ImageItem:
     size: int
     mtime: int
     offset: int = -1
+    column: str = ""
+    digest: str = ""
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,19 @@ def hash_items(items: Iterable[ImageItem], workers: int = 4) -> list[str | None]
     from concurrent.futures import ThreadPoolExecutor
 
     def one(item: ImageItem) -> str | None:
+        if item.digest:  # hashed while listed (a row of a Hugging Face dataset)
+            return item.digest
         try:
+            if item.column:  # a row of a parquet / Arrow shard: the hash of its image bytes
+                from semaudit.data.hf import read_row
+
+                return hashlib.blake2b(read_row(item), digest_size=16).hexdigest()
             if item.offset >= 0:  # a member of a .tar shard: the hash of its bytes
                 from semaudit.data.tar import read_member
 
                 return hashlib.blake2b(read_member(item), digest_size=16).hexdigest()
             return file_hash(item.abspath)
-        except OSError:
+        except (OSError, LookupError, ValueError):
             return None
 
     with ThreadPoolExecutor(max_workers=workers) as pool:

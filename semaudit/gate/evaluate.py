@@ -7,7 +7,8 @@ has checked nothing, and does not pass unless ``allow_skipped`` says so.
 
 The parts live in their own modules and are re-exported here: the rule registry, which carries
 each rule's measure and suggestion policy (:mod:`semaudit.gate.rules`), thresholds
-(:mod:`semaudit.gate.thresholds`) and the JSON / JUnit serialisers (:mod:`semaudit.gate.output`).
+(:mod:`semaudit.gate.thresholds`); the JSON / JUnit serialisers (:mod:`semaudit.gate.output`,
+which imports this module) are re-exported by the package.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from semaudit.compare import ensure_comparable
 from semaudit.gate.measures import Measure as _Measure
 from semaudit.gate.measures import finite as _finite
 from semaudit.gate.measures import format_number
-from semaudit.gate.output import CHECK_SCHEMA_VERSION, result_to_dict, to_json, to_junit
 from semaudit.gate.rules import Rule, get_rule, list_rules, rules_markdown
 from semaudit.gate.thresholds import Threshold, Thresholds, parse_thresholds, resolve_thresholds
 
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from semaudit.store import Audit
 
 __all__ = [
-    "CHECK_SCHEMA_VERSION",
     "GateResult",
     "Outcome",
     "Rule",
@@ -41,12 +40,9 @@ __all__ = [
     "list_rules",
     "parse_thresholds",
     "resolve_thresholds",
-    "result_to_dict",
     "rules_markdown",
     "suggest_config",
     "suggest_thresholds",
-    "to_json",
-    "to_junit",
 ]
 
 Status = Literal["PASS", "WARN", "FAIL", "SKIP"]

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from semaudit.gate import GateResult
+    from semaudit.gate.evaluate import GateResult
 
 __all__ = ["CHECK_SCHEMA_VERSION", "result_to_dict", "to_json", "to_junit"]
 

@@ -6,22 +6,19 @@ read from an audit (``measure``, built from :mod:`semaudit.gate.measures`), how 
 --suggest`` picks its levels (``suggest``, from :mod:`semaudit.gate.suggest`), its bounds, unit
 and wording. Adding a rule is adding one record here (and its test); the CLI flag, the
 ``SEMAUDIT_CHECK_<RULE>`` variable, the config key and the docs table follow from it. Its levels
-live in :mod:`semaudit.gate.thresholds`.
+live in :mod:`semaudit.gate.thresholds`, which imports this module (never the reverse).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from semaudit.errors import ConfigError
 from semaudit.gate import measures
 from semaudit.gate import suggest as policy
 from semaudit.gate.measures import MeasureFn
 from semaudit.gate.suggest import SuggestFn
-
-if TYPE_CHECKING:
-    from semaudit.gate.thresholds import Threshold
 
 __all__ = [
     "ENV_PREFIX",
@@ -57,7 +54,6 @@ class Rule:
     bounds: tuple[float | None, float | None] = (0.0, None)
     integer: bool = False
     label: str = ""
-    default: Threshold | None = None
 
     @property
     def flag(self) -> str:
@@ -215,6 +211,19 @@ _RULES: tuple[Rule, ...] = (
         suggest=policy.fraction_floor,
         bounds=(0.0, 1.0),
         label="probe accuracy",
+    ),
+    Rule(
+        "max_interclass_scale_ratio",
+        "summary.json scale_interclass.max_min_ratio",
+        "max",
+        "ratio",
+        "Largest over smallest semantic scale with inter-class interference, S (the paper's "
+        "measure: S′ shrunk for classes whose centres crowd the others).",
+        "dataset",
+        measure=measures.summary_value("scale_interclass", "max_min_ratio"),
+        suggest=policy.ratio_headroom,
+        bounds=(1.0, None),
+        label="interclass scale ratio",
     ),
 )
 _BY_NAME = {rule.name: rule for rule in _RULES}

@@ -149,7 +149,7 @@ def curves_multiples(
 
 def _panel_title(name: str, row: pd.Series) -> str:
     """Name, saturation, n and how many more images as a range (``need 88–350``, ``≥ 16``)."""
-    from semaudit.stats.recommend import need_more_label, saturation_label
+    from semaudit.wording import need_more_label, saturation_label
 
     record = {str(k): v for k, v in row.items()}
     text = f"{st.label(name, 20)}\n{saturation_label(record)} · n = {int(row['n']):,}"

@@ -11,7 +11,8 @@ from typing import Any
 import pandas as pd
 
 from semaudit.store import Audit
-from semaudit.values import finite, format_number
+from semaudit.values import finite, format_number, plural
+from semaudit.wording import quote
 
 __all__ = [
     "KeyNumber",
@@ -86,7 +87,8 @@ def verdict(audit: Audit) -> str:
         return "This audit has no classes; check the data folder and rescan."
     if eligible < 2:
         return (
-            f"Only {eligible} of {k:,} classes have at least {audit.settings.min_images} "
+            f"Only {eligible} of {plural(k, 'class')} {'has' if eligible == 1 else 'have'} "
+            f"at least {audit.settings.min_images} "
             "images, so imbalance statistics are undefined; add images to the small classes."
         )
     matched_m = summary.matched_m
@@ -94,12 +96,17 @@ def verdict(audit: Audit) -> str:
     scale_part = f"semantic scale {fmt_ratio(summary.ratio('scale'))}"
     if matched is not None and matched_m:
         scale_part += f" ({fmt_ratio(matched)} at an equal {matched_m} images)"
-    head = f"Counts vary {fmt_ratio(summary.ratio('count'))} across {k:,} classes and {scale_part}"
+    ratio = fmt_ratio(summary.ratio("count"))
+    head = f"Counts vary {ratio} across {plural(k, 'class')} and {scale_part}"
     below = below_target(audit)
     target = fmt_pct(target_saturation(audit))
     if below.empty:
         return f"{head}; every class with a fitted curve has reached {target} saturation."
-    return f"{head}; {len(below):,} of {k:,} classes are below {target} saturation{_lead(audit)}."
+    verb = "is" if len(below) == 1 else "are"
+    return (
+        f"{head}; {len(below):,} of {plural(k, 'class')} {verb} below {target} saturation"
+        f"{_lead(audit)}."
+    )
 
 
 def _lead(audit: Audit) -> str:
@@ -115,7 +122,7 @@ def _lead(audit: Audit) -> str:
             need = f" (at least ~{approx(low):,} more diverse images)"
         else:
             need = ""
-        return f", led by {rec['class']}{need}"
+        return f", led by class {quote(rec['class'])}{need}"
     return ""
 
 

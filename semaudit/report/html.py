@@ -19,8 +19,10 @@ from typing import Any
 import pandas as pd
 
 from semaudit.report import facts
+from semaudit.report.table1 import table1_rows, table1_text
 from semaudit.report.thumbnails import ThumbnailSet
 from semaudit.store import Audit, Flag
+from semaudit.values import format_number
 
 __all__ = ["FigureBlock", "esc", "render_html"]
 
@@ -119,6 +121,36 @@ def _disagreement(audit: Audit) -> str:
         + '<div class="table-wrap compact"><table class="compact"><thead><tr><th>class</th>'
         "<th>rank by images</th>"
         f"<th>rank by scale</th><th>delta</th></tr></thead><tbody>{body}</tbody></table></div>"
+    )
+
+
+def _table1(audit: Audit) -> str:
+    """The paper's Table 1 on this data: correlations with per-class probe accuracy."""
+    rows = table1_rows(audit)
+    if not rows:
+        return ""
+    body = "".join(
+        ('<tr class="grid">' if r.grid else "<tr>")
+        + f'<td class="name">{esc(r.label)}</td>'
+        + _cell(r.pearson, format_number(r.pearson, "+.2f", missing="–"))
+        + _cell(r.p_pearson, format_number(r.p_pearson, ".2g", missing="–"))
+        + _cell(r.spearman, format_number(r.spearman, "+.2f", missing="–"))
+        + _cell(r.p_spearman, format_number(r.p_spearman, ".2g", missing="–"))
+        + f'<td class="text">{esc(r.note)}</td></tr>'
+        for r in rows
+    )
+    head = "".join(f"<th>{h}</th>" for h in ("measure", "Pearson r", "p", "Spearman ρ", "p", ""))
+    return (
+        "<h3>Which measure tracks per-class accuracy? (the paper's Table 1)</h3>"
+        + _p(table1_text(audit) or "", "verdict")
+        + '<div class="table-wrap compact"><table class="compact" id="table1">'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+        + _p(
+            "Correlation across classes between each measure and the linear probe's per-class "
+            "accuracy (docs/method.md). S is the semantic scale with inter-class interference; "
+            "the α rows show S for each α of the paper's grid.",
+            "muted",
+        )
     )
 
 
@@ -254,7 +286,7 @@ def render_html(
          _figures_of(figures, "scale") + _disagreement(audit)),
         ("curves", "Marginal effect", _figures_of(figures, "curves")),
         ("scatter", "Images vs semantic scale", _figures_of(figures, "scatter")),
-        ("probe", "Does scale explain accuracy?", probe),
+        ("probe", "Does scale explain accuracy?", probe + _table1(audit)),
         ("thumbnails", "Typical and atypical images", _THUMBS_INTRO + _thumbnails(thumbs)),
         ("classes", "All classes", _classes(audit)),
         ("skipped", f"Skipped files ({len(audit.skipped):,})", _skipped(audit)),

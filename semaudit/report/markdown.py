@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from semaudit.report import facts
+from semaudit.report.table1 import table1_rows, table1_text
 from semaudit.store import Audit
 
 __all__ = ["md", "render_markdown"]
@@ -49,6 +50,7 @@ def render_markdown(audit: Audit, *, version: str, html_name: str | None = "repo
             for r in ranks[:MAX_ITEMS]
         )
         lines += [f"**Rank disagreements** (rank by images → rank by scale): {shown}", ""]
+    lines += _table1(audit)
     backbone = audit.backbone.id
     settings = audit.settings
     tail = [
@@ -62,3 +64,32 @@ def render_markdown(audit: Audit, *, version: str, html_name: str | None = "repo
         tail.append(f"full report: {md(html_name)}")
     lines.append("<sub>" + " · ".join(tail) + "</sub>")
     return "\n".join(lines) + "\n"
+
+
+def _table1(audit: Audit) -> list[str]:
+    """The paper's Table 1 on this data: the verdict, then the measures (α grid on one line)."""
+    rows = table1_rows(audit)
+    if not rows:
+        return []
+
+    def num(value: float | None, spec: str) -> str:
+        return "–" if value is None else format(value, spec)
+
+    lines = [
+        "**Which measure tracks per-class accuracy** (the paper's Table 1)",
+        "",
+        md(table1_text(audit) or ""),
+        "",
+        "| measure | Pearson r | p | Spearman ρ | p | |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    lines += [
+        f"| {md(r.label)} | {num(r.pearson, '+.2f')} | {num(r.p_pearson, '.2g')} | "
+        f"{num(r.spearman, '+.2f')} | {num(r.p_spearman, '.2g')} | {md(r.note)} |"
+        for r in rows
+        if not r.grid
+    ]
+    grid = [f"α {r.key}: {num(r.pearson, '+.2f')}" for r in rows if r.grid]
+    if grid:
+        lines += ["", "Pearson r of S over the α grid: " + md(", ".join(grid))]
+    return [*lines, ""]

@@ -15,6 +15,8 @@ from semaudit.errors import InputError, UsageError
 from semaudit.report import facts
 from semaudit.report.html import FigureBlock
 from semaudit.store import Audit, atomic_write_bytes, load_audit
+from semaudit.values import plural
+from semaudit.wording import quote
 
 __all__ = ["FORMATS", "ReportResult", "build_figures", "parse_formats", "render_report"]
 
@@ -60,11 +62,12 @@ def _alt_counts(audit: Audit) -> str:
     marked = [str(r.get("class")) for r in audit.overview.rank_disagreement][:5]
     text = (
         f"Bar charts of images (left) and semantic scale (right) per class, sorted by images. "
-        f"{len(c):,} classes; the largest, {big['class']}, has {int(big['n']):,} images and the "
-        f"smallest, {small['class']}, {int(small['n']):,}. Semantic scale ranges from "
+        f"{plural(len(c), 'class')}; the largest, class {quote(big['class'])}, has "
+        f"{plural(int(big['n']), 'image')} and the smallest, class {quote(small['class'])}, "
+        f"{int(small['n']):,}. Semantic scale ranges from "
         f"{c['scale'].min():.1f} to {c['scale'].max():.1f} bits."
     )
-    return text + (f" Rank disagreements: {', '.join(marked)}." if marked else "")
+    return text + (f" Rank disagreements: {', '.join(map(quote, marked))}." if marked else "")
 
 
 def _alt_curves(audit: Audit) -> str:

@@ -22,6 +22,7 @@ from semaudit.data.decode import load_image
 from semaudit.errors import AuditError
 from semaudit.stats.scale import l2_normalize
 from semaudit.store import Audit
+from semaudit.store.schema import EMBEDDINGS_DIR
 
 __all__ = [
     "ClassThumbnails",
@@ -119,7 +120,9 @@ def thumbnail_classes(audit: Audit, limit: int = 100) -> tuple[list[str], str | 
     names = audit.classes["class"].astype(str).tolist()
     if len(names) <= limit:
         return sorted(names), None
-    priority = [str(r.get("class")) for r in audit.overview.recommendations]
+    from semaudit.wording import attention_order
+
+    priority = attention_order(audit.overview.recommendations)  # the weakest of each finding
     priority += [str(r.get("class")) for r in audit.overview.rank_disagreement]
     by_saturation = audit.classes.sort_values(["saturation", "class"], na_position="last")
     known, chosen = set(names), dict[str, None]()
@@ -171,7 +174,7 @@ def _class_similarity(audit: Audit, wanted: list[str]) -> tuple[pd.DataFrame, np
     index = index[index["label"].astype(str).isin(wanted)].reset_index(drop=True)
     if index.empty:
         raise _Unavailable("the embedding index lists none of the audited classes")
-    reader = ShardReader(audit.path / "embeddings")
+    reader = ShardReader(audit.path / EMBEDDINGS_DIR)
     similarity = np.empty(len(index))
     for positions in index.groupby(index["label"].astype(str), sort=False).indices.values():
         try:

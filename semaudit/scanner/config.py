@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -11,7 +12,7 @@ from semaudit.stats.defaults import METHOD
 
 @dataclass(frozen=True)
 class ScanConfig:
-    """Settings of one scan (DESIGN §2 for the maths ones)."""
+    """Settings of one scan (docs/method.md for the maths ones)."""
 
     backbone: str = "auto"
     weights: str | None = None
@@ -21,7 +22,8 @@ class ScanConfig:
     shard_size: int = 4096
     dtype: str = "float16"
     alpha: float | None = None  # None: d, the MCR² coding rate
-    normalize: bool = True
+    normalize: bool = METHOD.normalize  # docs/decisions.md: raw features by evidence
+    interclass_alpha: str = "auto"  # α of S; "auto": stats.interclass.auto_interclass_alpha
     min_images: int = METHOD.min_images
     seed: int = 0
     draws: int = METHOD.draws
@@ -32,13 +34,19 @@ class ScanConfig:
     probe: bool = True
     probe_folds: int = METHOD.probe_folds
     probe_max_per_class: int = 1000
+    image_column: str | None = None  # Hugging Face datasets: None = the one Image feature
+    label_column: str | None = None  # None: the one ClassLabel feature (or a "label" column)
 
     def __post_init__(self) -> None:
+        alpha_s = _interclass_text(self.interclass_alpha)
+        if alpha_s is not None:  # one spelling per value: "2", "2.0" and 2 compare equal
+            object.__setattr__(self, "interclass_alpha", alpha_s)
         checks = [
             (self.batch_size is None or self.batch_size >= 1, "batch_size", "an integer ≥ 1"),
             (self.shard_size >= 1, "shard_size", "an integer ≥ 1"),
             (self.dtype in ("float16", "float32"), "dtype", "float16 or float32"),
             (self.alpha is None or self.alpha > 0, "alpha", "a number > 0"),
+            (alpha_s is not None, "interclass_alpha", "auto or a number ≥ 1"),
             (self.min_images >= 2, "min_images", "an integer ≥ 2"),
             (self.draws >= 1, "draws", "an integer ≥ 1"),
             (self.curve_points >= 2, "curve_points", "an integer ≥ 2"),
@@ -59,3 +67,15 @@ class ScanConfig:
     def overlay(self, values: dict[str, Any], where: str) -> ScanConfig:
         """A copy with ``values`` applied (see :func:`semaudit.config.overlay`)."""
         return overlay(self, values, where)
+
+
+def _interclass_text(value: object) -> str | None:
+    """``"auto"`` or the number ≥ 1 as ``format(x, "g")``; None when invalid."""
+    text = str(value).strip().lower()
+    if text == "auto":
+        return text
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return format(number, "g") if math.isfinite(number) and number >= 1 else None

@@ -21,19 +21,27 @@ from semaudit.backbones import backbone_key, resolve_backbone
 from semaudit.data import (
     ImageItem,
     Inventory,
-    discover_folder,
+    discover_source,
     hash_items,
     is_transient,
     read_manifest,
 )
-from semaudit.data.tar import discover_tars, is_tar_input
 from semaudit.distributed import Dist, split_evenly
 from semaudit.errors import LockedError, SemauditError, UsageError
+from semaudit.runtime import CpuPlan, cpu_plan, resolve_device
 from semaudit.scanner.analysis import AnalysisResult, analyse
 from semaudit.scanner.config import ScanConfig
-from semaudit.scanner.job import Calibration, job_lock, remove_unfinished, sigterm_as_interrupt
+from semaudit.scanner.job import (
+    Calibration,
+    check_out,
+    job_lock,
+    remove_unfinished,
+    sigterm_as_interrupt,
+)
 from semaudit.scanner.writer import write_audit
 from semaudit.store import (
+    AUDIT_JSON,
+    EMBEDDINGS_DIR,
     remove_file,
     remove_stale_temps,
 )
@@ -62,6 +70,7 @@ def _inventory(
     manifest: str | os.PathLike[str] | None,
     split: str | None,
     allow_outside_root: bool,
+    config: ScanConfig,
 ) -> Inventory:
     if manifest is not None:
         return read_manifest(
@@ -69,9 +78,9 @@ def _inventory(
         )
     if data is None:
         raise UsageError("give a data folder or a manifest (a CSV/parquet of path,label).")
-    if is_tar_input(data):
-        return discover_tars(data)
-    return discover_folder(data)
+    return discover_source(
+        data, image_column=config.image_column, label_column=config.label_column
+    )
 
 
 def scan(
@@ -83,9 +92,13 @@ def scan(
     allow_outside_root: bool = False,
     config: ScanConfig | None = None,
     on_event: Event | None = None,
+    overwrite: bool = False,
     **overrides: Any,
 ) -> ScanResult:
     """Audit a dataset. ``overrides`` are ``ScanConfig`` fields (``backbone="pixels"``, …).
+
+    ``out`` must not be the data, lie inside it, or hold an audit of other data (unless
+    ``overwrite``): see ``scanner.job.check_out``.
 
     ``on_event(kind, payload)`` receives ``("warning", str)``, ``("stage", str)``,
     ``("embed_start", n)`` and ``("embed_progress", n)``; the library itself never prints.
@@ -99,8 +112,9 @@ def scan(
     dist = Dist.from_env()
     emit: Event = (on_event if dist.is_main else None) or (lambda kind, payload: None)
     started = time.perf_counter()
-    inventory = _inventory(data, manifest, split, allow_outside_root)
+    inventory = _inventory(data, manifest, split, allow_outside_root, config)
     out = Path(out)
+    check_out(out, inventory.root, manifest, overwrite=overwrite)
     created = not out.exists() and dist.is_main
     try:
         with sigterm_as_interrupt():
@@ -131,87 +145,136 @@ def _scan_locked(
         if dist.is_main:
             remove_stale_temps(out)
         emit("stage", f"hashing {len(inventory.items)} files")
-        hashes = _hash(inventory.items, dist)
-        skipped = list(inventory.skipped)
-        items: list[ImageItem] = []
-        item_hashes: list[str] = []
-        for item, digest in zip(inventory.items, hashes, strict=True):
-            if digest is None:
-                gone = not os.path.lexists(item.abspath)
-                skipped.append((item.path, "missing: file disappeared after it was listed" if gone
-                                else "i/o error: the file could not be read"))  # fmt: skip
-            else:
-                items.append(item)
-                item_hashes.append(digest)
+        items, item_hashes, skipped = _hash_usable(inventory, dist)
         spec, warning = resolve_backbone(config.backbone, config.weights)
         warnings = [warning] if warning else []
         if warning:
             emit("warning", warning)
         key = backbone_key(spec)
-        store: ShardStore | None = None
-        plan: tuple[list[int], int] | SemauditError = ([], 0)
-        if dist.is_main:
-            try:
-                # audit.json is the commit mark: gone from the first change to the directory,
-                # written last, so a reader never takes a mix of two scans (or an interrupted
-                # one) as an audit.
-                remove_file(out / "audit.json")
-                store = ShardStore(out / "embeddings", key, config.dtype)
-                for what in store.discarded:
-                    emit("warning", f"discarded stored embeddings: {what}; recomputing them")
-                cached = store.cached_rows().set_index("hash")
-                plan = (_pending(item_hashes, cached), store.next_id())
-            except SemauditError as exc:
-                if not dist.enabled:
-                    raise
-                plan = exc
+        store, cached, plan = _open_store(out, key, config, item_hashes, dist, emit)
         pending, first_id = dist.broadcast(plan)
-        embed_s, device, embed_dim = 0.0, "none", None
+        embedded = _Embedded()
         if pending:
             tick = time.perf_counter()
             writer: ShardStore | RankShards
             if dist.enabled:
-                writer = RankShards(out / "embeddings", key, config.dtype, dist.rank, dist.world,
-                                    first_id)  # fmt: skip
+                writer = RankShards(out / EMBEDDINGS_DIR, key, config.dtype, dist.rank,
+                                    dist.world, first_id)  # fmt: skip
             else:
                 assert store is not None
                 writer = store
-            device, embed_dim = _embed_pending(
-                items, item_hashes, pending, spec, writer, config, emit, dist
-            )
-            embed_s = time.perf_counter() - tick
+            embedded = _embed_pending(items, item_hashes, pending, spec, writer, config, emit, dist)
+            embedded.seconds = time.perf_counter() - tick
         if dist.enabled:
-            dist.gather(embed_dim)  # every rank has stored its shards (or the job fails)
+            dist.gather(embedded.dim)  # every rank has stored its shards (or the job fails)
             if not dist.is_main:
                 return ScanResult(out, 0, len(inventory.classes), 0, 0, 0, spec.id, warnings, None)
         assert store is not None
         if pending:
             store.merge_rank_listings()
             cached = store.cached_rows().set_index("hash")
-        index, failures = _live_index(items, item_hashes, cached)
-        skipped += failures
-        store.write_index(index)
-        class_names = list(inventory.classes)
-        counts = index["label"].value_counts().reindex(class_names, fill_value=0).to_numpy()
-        emit("stage", "computing statistics")
-        tick = time.perf_counter()
-        result = analyse(
-            iter_class_features(out, class_names), class_names, counts, config,
-            n_skipped=len(skipped),
+        done = _analyse_and_write(
+            inventory, out, manifest, config, store, cached, items, item_hashes, skipped,
+            spec.id, key, embedded, emit, started,
         )  # fmt: skip
-        timings = {"embed_s": embed_s, **result.timings, "analysis_s": time.perf_counter() - tick}
-        timings["total_s"] = time.perf_counter() - started
-        write_audit(out, inventory, manifest, spec.id, key, config, result, skipped, timings,
-                     device, embed_dim or _stored_dim(store))  # fmt: skip
+    n_images, n_skipped, result = done
     return ScanResult(
-        out, int(counts.sum()), len(class_names), len(skipped), len(pending),
+        out, n_images, len(inventory.classes), n_skipped, len(pending),
         len(items) - len(pending), spec.id, warnings, result,
     )  # fmt: skip
 
 
-def _dist_device(config: ScanConfig, dist: Dist) -> str:
-    from semaudit.scanner.embed import resolve_device
+@dataclass
+class _Embedded:
+    """What the embedding stage of a scan did: for audit.json (nothing embedded: defaults)."""
 
+    device: str = "none"
+    dim: int | None = None
+    seconds: float = 0.0
+    cpu: CpuPlan | None = None
+
+
+def _hash_usable(
+    inventory: Inventory, dist: Dist
+) -> tuple[list[ImageItem], list[str], list[tuple[str, str]]]:
+    """The items whose bytes could be read, their hashes, and the skipped ``(path, reason)``."""
+    hashes = _hash(inventory.items, dist)
+    skipped = list(inventory.skipped)
+    items: list[ImageItem] = []
+    item_hashes: list[str] = []
+    for item, digest in zip(inventory.items, hashes, strict=True):
+        if digest is None:
+            gone = not os.path.lexists(item.abspath)
+            skipped.append((item.path, "missing: file disappeared after it was listed" if gone
+                            else "i/o error: the file could not be read"))  # fmt: skip
+        else:
+            items.append(item)
+            item_hashes.append(digest)
+    return items, item_hashes, skipped
+
+
+def _open_store(
+    out: Path, key: Any, config: ScanConfig, item_hashes: list[str], dist: Dist, emit: Event
+) -> tuple[ShardStore | None, pd.DataFrame, tuple[list[int], int] | SemauditError]:
+    """On the main process: the shard store, its stored rows by hash, and what to embed (rows
+    pending, first shard id).
+
+    Under torchrun an error is returned (to be broadcast, so every rank raises it) not raised.
+    """
+    if not dist.is_main:
+        return None, pd.DataFrame(), ([], 0)
+    try:
+        # audit.json is the commit mark: gone from the first change to the directory, written
+        # last, so a reader never takes a mix of two scans (or an interrupted one) as an audit.
+        remove_file(out / AUDIT_JSON)
+        store = ShardStore(out / EMBEDDINGS_DIR, key, config.dtype)
+        for what in store.discarded:
+            emit("warning", f"discarded stored embeddings: {what}; recomputing them")
+        cached = store.cached_rows().set_index("hash")
+        return store, cached, (_pending(item_hashes, cached), store.next_id())
+    except SemauditError as exc:
+        if not dist.enabled:
+            raise
+        return None, pd.DataFrame(), exc
+
+
+def _analyse_and_write(
+    inventory: Inventory,
+    out: Path,
+    manifest: str | os.PathLike[str] | None,
+    config: ScanConfig,
+    store: ShardStore,
+    cached: pd.DataFrame,
+    items: list[ImageItem],
+    item_hashes: list[str],
+    skipped: list[tuple[str, str]],
+    backbone_id: str,
+    key: Any,
+    embedded: _Embedded,
+    emit: Event,
+    started: float,
+) -> tuple[int, int, AnalysisResult]:
+    """Index the live items, analyse class by class, write the audit; (images, skipped, result)."""
+    index, failures = _live_index(items, item_hashes, cached)
+    skipped = skipped + failures
+    store.write_index(index)
+    class_names = list(inventory.classes)
+    counts = index["label"].value_counts().reindex(class_names, fill_value=0).to_numpy()
+    emit("stage", "computing statistics")
+    tick = time.perf_counter()
+    result = analyse(
+        iter_class_features(out, class_names), class_names, counts, config,
+        n_skipped=len(skipped),
+    )  # fmt: skip
+    timings = {"embed_s": embedded.seconds, **result.timings,
+               "analysis_s": time.perf_counter() - tick}  # fmt: skip
+    timings["total_s"] = time.perf_counter() - started
+    write_audit(out, inventory, manifest, backbone_id, key, config, result, skipped, timings,
+                embedded.device, embedded.dim or _stored_dim(store), cpu=embedded.cpu)  # fmt: skip
+    return int(counts.sum()), len(skipped), result
+
+
+def _dist_device(config: ScanConfig, dist: Dist) -> str:
     return dist.device(resolve_device(config.device))
 
 
@@ -250,11 +313,12 @@ def _embed_pending(
     config: ScanConfig,
     emit: Event,
     dist: Dist,
-) -> tuple[str, int]:
+) -> _Embedded:
     from semaudit.backbones import load_backbone
-    from semaudit.scanner.embed import default_batch_size, embed_items, resolve_device
+    from semaudit.scanner.embed import default_batch_size, embed_items
 
     device = dist.device(resolve_device(config.device))
+    cpu = cpu_plan(config.workers, device)
     emit("stage", f"loading {spec.id} on {device}")
     backbone = load_backbone(spec, device)
     batch_size = config.batch_size or default_batch_size(backbone)
@@ -269,7 +333,7 @@ def _embed_pending(
     calibrate = Calibration(n_pending, len(todo), backbone.embed_dim, config.dtype, emit)
     chunks = embed_items(
         todo, backbone, batch_size=batch_size, shard_size=config.shard_size,
-        workers=config.workers, on_progress=calibrate,
+        workers=cpu.workers, threads=cpu.threads, on_progress=calibrate,
     )  # fmt: skip
     for chunk in chunks:
         ok = np.array([r == "" for r in chunk.reasons])
@@ -284,7 +348,7 @@ def _embed_pending(
         })  # fmt: skip
         store.add_shard(chunk.features, rows)
         done += len(chunk.items)
-    return device, backbone.embed_dim
+    return _Embedded(device, backbone.embed_dim, cpu=cpu)
 
 
 def _live_index(

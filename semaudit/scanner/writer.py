@@ -12,13 +12,20 @@ import pandas as pd
 
 from semaudit import __version__
 from semaudit.data import Inventory
+from semaudit.runtime import CpuPlan
 from semaudit.scanner.analysis import AnalysisResult
 from semaudit.scanner.config import ScanConfig
 from semaudit.store import (
+    AUDIT_JSON,
     CLASSES_COLUMNS,
+    CLASSES_CSV,
     CURVES_COLUMNS,
+    CURVES_CSV,
     SCHEMA_VERSION,
     SKIPPED_COLUMNS,
+    SKIPPED_CSV,
+    SUMMARY_JSON,
+    WEIGHTS_JSON,
     write_csv,
     write_json,
 )
@@ -36,20 +43,20 @@ def write_audit(
     timings: dict[str, float],
     device: str,
     embed_dim: int | None,
+    *,
+    cpu: CpuPlan | None = None,
 ) -> None:
-    import torch
-
-    from semaudit.scanner.embed import compute_dtype
-
-    write_csv(out / "classes.csv", result.classes, CLASSES_COLUMNS)
-    write_csv(out / "curves.csv", result.curves, CURVES_COLUMNS)
-    write_csv(out / "skipped.csv", pd.DataFrame(sorted(skipped), columns=SKIPPED_COLUMNS))
-    write_json(out / "weights.json", result.weights)
-    write_json(out / "summary.json", result.summary)
+    write_csv(out / CLASSES_CSV, result.classes, CLASSES_COLUMNS)
+    write_csv(out / CURVES_CSV, result.curves, CURVES_COLUMNS)
+    write_csv(out / SKIPPED_CSV, pd.DataFrame(sorted(skipped), columns=SKIPPED_COLUMNS))
+    write_json(out / WEIGHTS_JSON, result.weights)
+    write_json(out / SUMMARY_JSON, result.summary)
     settings = {
         **{k: v for k, v in config.to_dict().items() if k not in ("backbone", "weights")},
         "alpha_used": result.alpha_used,
         "matched_m": result.matched_m,
+        "interclass_alpha": result.interclass_alpha,  # resolved: the setting's "auto" → a number
+        "interclass_alpha_setting": config.interclass_alpha,
     }
     meta = {
         "schema_version": SCHEMA_VERSION,
@@ -74,11 +81,21 @@ def write_audit(
             "skipped": len(skipped),
         },
         "timings": {k: round(v, 3) for k, v in timings.items()},
-        "environment": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "device": device,
-            **({"compute_dtype": compute_dtype(device)} if device != "none" else {}),
-        },
+        "environment": _environment(device, cpu),
     }
-    write_json(out / "audit.json", meta)
+    write_json(out / AUDIT_JSON, meta)
+
+
+def _environment(device: str, cpu: CpuPlan | None) -> dict[str, Any]:
+    """Versions, device, and how this scan used the CPU (decoding processes, torch threads)."""
+    import torch
+
+    from semaudit.scanner.embed import compute_dtype
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "device": device,
+        **({"compute_dtype": compute_dtype(device)} if device != "none" else {}),
+        **({"workers": cpu.workers, "threads": cpu.threads} if cpu is not None else {}),
+    }

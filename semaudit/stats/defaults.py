@@ -1,4 +1,5 @@
-"""The method's default parameters, once (DESIGN §2). Settings dataclasses and readers use these.
+"""The method's default parameters, once (docs/method.md, "Our choices, in one place").
+Settings dataclasses and readers use these.
 
 Stdlib only, so that every layer can read a default without importing the maths.
 """
@@ -18,6 +19,7 @@ class MethodDefaults:
     curve_points: int = 12  # sizes on the geometric grid from 2 to n
     gamma: float = 1.0  # exponent of the balanced weights (1/S)^γ
     probe_folds: int = 5
+    normalize: bool = False  # centre only, as the paper; True: L2-normalise rows first
 
 
 METHOD = MethodDefaults()

@@ -24,7 +24,8 @@ import math
 import numpy as np
 
 from semaudit.errors import UsageError
-from semaudit.stats.scale import check_labelled, l2_normalize, semantic_scale
+from semaudit.stats.defaults import METHOD
+from semaudit.stats.scale import ClassMoments, check_labelled, l2_normalize, semantic_scale
 
 __all__ = [
     "ALPHA_GRID",
@@ -32,6 +33,8 @@ __all__ = [
     "auto_interclass_alpha",
     "centre_distances",
     "class_centres",
+    "interclass_from_distances",
+    "interclass_from_moments",
     "interclass_from_scales",
     "interclass_scale",
     "interference",
@@ -76,7 +79,7 @@ def resolve_interclass_alpha(alpha: float | str, counts: np.ndarray) -> float:
 
 
 def class_centres(
-    features: np.ndarray, labels: np.ndarray, n_classes: int, *, normalize: bool = True
+    features: np.ndarray, labels: np.ndarray, n_classes: int, *, normalize: bool = METHOD.normalize
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(centres (K, d), counts (K,))``: the mean feature of each class (rows L2-normalised
     first when ``normalize``, as S′ does); a class without rows has a NaN centre."""
@@ -123,13 +126,21 @@ def interclass_from_scales(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(S, w)`` from per-class S′, centres and counts (the step shared by the audit, the
     public :func:`interclass_scale` and the training pool's sufficient statistics)."""
+    w = centre_distances(centres, np.asarray(counts) > 0)
+    return interclass_from_distances(scales, w, counts, alpha), w
+
+
+def interclass_from_distances(
+    scales: np.ndarray, distances: np.ndarray, counts: np.ndarray, alpha: float
+) -> np.ndarray:
+    """S from per-class S′ and centre distances w (what an audit stores: any α without the
+    features); NaN for classes without images."""
     s_prime = np.asarray(scales, dtype=np.float64)
     present = np.asarray(counts) > 0
-    w = centre_distances(centres, present)
+    w = np.where(present, np.asarray(distances, dtype=np.float64), np.nan)
     top = np.nanmax(s_prime[present]) if present.any() else 0.0
     relative = s_prime / top if top > 0 else np.zeros_like(s_prime)
-    s = np.where(present, relative * interference(w, alpha), np.nan)
-    return s, w
+    return np.where(present, relative * interference(w, alpha), np.nan)
 
 
 def interclass_scale(
@@ -138,7 +149,7 @@ def interclass_scale(
     *,
     alpha: float | str = "auto",
     coding_alpha: float | None = None,
-    normalize: bool = True,
+    normalize: bool = METHOD.normalize,
     n_classes: int | None = None,
 ) -> np.ndarray:
     """S of every class, shape ``(K,)`` in label order (NaN for a class without rows).
@@ -152,9 +163,20 @@ def interclass_scale(
     """
     features, labels = check_labelled(features, labels, n_classes)
     k = int(n_classes if n_classes is not None else (labels.max() + 1 if labels.size else 0))
-    s_prime = semantic_scale(
-        features, labels, alpha=coding_alpha, normalize=normalize, n_classes=k
-    )
+    s_prime = semantic_scale(features, labels, alpha=coding_alpha, normalize=normalize, n_classes=k)
     centres, counts = class_centres(features, labels, k, normalize=normalize)
     resolved = resolve_interclass_alpha(alpha, counts)
     return interclass_from_scales(s_prime, centres, counts, resolved)[0]
+
+
+def interclass_from_moments(
+    moments: ClassMoments, alpha: float | str = "auto", *, coding_alpha: float | None = None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(S, w, α)`` from streamed :class:`~semaudit.stats.scale.ClassMoments`: S′ from the
+    scatters, centres ``o_c = Σz / n_c`` from the same sums (no second pass over the data)."""
+    counts = np.asarray(moments.count)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centres = moments.total / counts[:, None]
+    resolved = resolve_interclass_alpha(alpha, counts)
+    s, w = interclass_from_scales(moments.scale(coding_alpha), centres, counts, resolved)
+    return s, w, resolved

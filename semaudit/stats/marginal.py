@@ -125,7 +125,7 @@ def marginal_curve(
     features: np.ndarray,
     *,
     alpha: float | None = None,
-    normalize: bool = True,
+    normalize: bool = METHOD.normalize,
     draws: int = METHOD.draws,
     seed: int = 0,
     points: int = METHOD.curve_points,
@@ -160,7 +160,7 @@ def matched_scale(
     m_star: int,
     *,
     alpha: float | None = None,
-    normalize: bool = True,
+    normalize: bool = METHOD.normalize,
     draws: int = METHOD.draws,
     seed: int = 0,
 ) -> tuple[float, float]:

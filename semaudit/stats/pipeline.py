@@ -51,7 +51,7 @@ def class_curve(
     seed: int,
     fit: bool,
     alpha: float | None = None,
-    normalize: bool = True,
+    normalize: bool = METHOD.normalize,
     draws: int = METHOD.draws,
     points: int = METHOD.curve_points,
     target: float = METHOD.target_saturation,
@@ -73,7 +73,7 @@ def curves(
     *,
     class_names: list[str] | None = None,
     alpha: float | None = None,
-    normalize: bool = True,
+    normalize: bool = METHOD.normalize,
     draws: int = METHOD.draws,
     seed: int = 0,
     points: int = METHOD.curve_points,
@@ -120,7 +120,7 @@ def probe(
     *,
     folds: int = METHOD.probe_folds,
     seed: int = 0,
-    normalize: bool = True,
+    normalize: bool = METHOD.normalize,
 ) -> ProbeResult:
     """k-fold cross-validated linear probe → per-class accuracy (label order)."""
     features, labels = check_labelled(features, labels)

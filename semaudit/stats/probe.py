@@ -252,7 +252,7 @@ def linear_probe(
     *,
     folds: int = METHOD.probe_folds,
     seed: int = 0,
-    normalize: bool = True,
+    normalize: bool = METHOD.normalize,
     l2: float = 1e-3,
     max_iter: int = 200,
 ) -> ProbeResult:
@@ -291,7 +291,8 @@ def linear_probe(
 
 
 def correlate(x: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
-    """Pearson r, Spearman ρ and Spearman's two-sided p over the finite pairs of ``x`` and ``y``.
+    """Pearson r and Spearman ρ with their two-sided p-values (``p_pearson``, ``p_spearman``)
+    over the finite pairs of ``x`` and ``y``.
 
     All ``None`` with fewer than 3 finite pairs or a constant side.
     """
@@ -301,11 +302,12 @@ def correlate(x: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
         raise UsageError(f"x and y must have one length; received {a.size} and {b.size}.")
     keep = np.isfinite(a) & np.isfinite(b)
     a, b = a[keep], b[keep]
-    out: dict[str, float | None] = {"pearson": None, "spearman": None, "p_spearman": None}
+    out: dict[str, float | None] = dict.fromkeys(("pearson", "p_pearson", "spearman", "p_spearman"))
     if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return out
-    rho = stats.spearmanr(a, b)
-    out["pearson"] = finite(stats.pearsonr(a, b).statistic)
+    rho, r = stats.spearmanr(a, b), stats.pearsonr(a, b)
+    out["pearson"] = finite(r.statistic)
+    out["p_pearson"] = finite(r.pvalue)
     out["spearman"] = finite(rho.statistic)
     out["p_spearman"] = finite(rho.pvalue)
     return out

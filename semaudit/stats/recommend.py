@@ -1,12 +1,14 @@
-"""Plain-language recommendations from the per-class table (``classes.csv``).
+"""Which findings the per-class numbers support, as typed records; the words live in
+``semaudit/wording.py`` (docs/architecture.md).
 
-Kinds (each class appears at most once, under the first kind that applies):
+Kinds (each class appears under at most one, the first that applies):
 
-1. ``few_images``: flag ``few_images`` or ``empty``; too few images to trust any number.
+1. ``few_images``: flagged few images or empty; too few images to trust any number.
 2. ``need_more``: below the target saturation; how many more *diverse* images the fit says
-   would reach it, as a range that widens as the fit weakens ("at least ~N", "far more").
+   would reach it, as a range that widens as the fit weakens.
 3. ``narrow_by_scale``: at least the median count but a bottom-quarter semantic scale,
-   count-matched when available ("balanced by count, narrow by meaning").
+   count-matched when available, lower than the median scale by more than its uncertainty
+   (docs/decisions.md): "balanced by count, narrow by meaning".
 4. ``low_accuracy``: a linear-probe accuracy under 80 % of the median class's.
 5. ``saturated``: at or above the target; more of the same images will not widen the class.
 
@@ -14,13 +16,17 @@ Order (our choice): what most improves the weakest classes comes first. ``few_im
 then kinds 2 to 4 together by a weakness score, the weighted mean of each class's rank by image
 count (weight 2), by count-matched semantic scale (when those differ by 1.25× or more) and by
 probe accuracy (when probed), each scaled to [0, 1], weakest first; ``saturated`` last. A
-dataset-level ``count_driven`` item (no ``class`` key) opens the list when the scale imbalance
-mostly restates the count imbalance. Ties break on the class name, so the list is deterministic.
+dataset-level ``count_driven`` record (no class) opens the list when the scale imbalance mostly
+restates the count imbalance. Classes sharing a finding form one record when there are
+``GROUP_AT`` or more of them (empty classes apart from merely small ones), so a long list says
+different things. Ties break on the class name, so the list is deterministic.
 """
 
 from __future__ import annotations
 
+import enum
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,146 +36,138 @@ import pandas as pd
 from semaudit.errors import UsageError
 from semaudit.values import finite
 
-__all__ = ["need_more_label", "need_more_range", "recommendations", "saturation_label"]
+__all__ = [
+    "GROUP_AT",
+    "ClassStats",
+    "CountDriven",
+    "Finding",
+    "Kind",
+    "NeedMore",
+    "Recommendation",
+    "need_more_range",
+    "recommend",
+]
 
-_REQUIRED = ("class", "n", "scale", "saturation", "need_more", "flags")
-_LOW_FLAGS = frozenset({"few_images", "empty"})
+GROUP_AT = 4  # this many classes sharing a finding are said in one record
 _FAR = 100  # need_more at or above this multiple of n: the curve has barely bent
 _FEW_POINTS = 20  # below this many images the curve has too few points to place its ceiling
 _LOW_ACCURACY = 0.8  # probe accuracy under this share of the median class's is "low"
 _COUNT_DRIVEN = (1.5, 0.25, 0.7)  # scale ratio ≥, share of it left at equal counts ≤, rho ≥
 _SPREAD = 1.25  # matched scales closer than this max/min ratio do not rank classes
+_RELATIVE_GAP = 0.1  # without a std, a scale must be this share under the median to be narrow
 
 
-def _flags(value: Any) -> set[str]:
-    if not isinstance(value, str):
-        return set()
-    return {flag.strip() for flag in value.split(";") if flag.strip()}
+class Kind(enum.StrEnum):
+    """What a recommendation is about (summary.json's ``kind``)."""
 
-
-def _ordinal(k: int) -> str:
-    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
-    return f"{k}{suffix}"
-
-
-def _approx(count: int) -> str:
-    """An estimate as people say it: exact below 100, two significant digits above."""
-    if count < 100:
-        return str(count)
-    digits = len(str(count)) - 2
-    return f"{round(count, -digits):,}"
-
-
-def need_more_range(
-    need: int, saturation: float, n: int, *, capped: bool = False
-) -> tuple[str, int, int | None]:
-    """How far to trust ``need_more``: ``(reliability, low, high)``; ``high`` None = open.
-
-    ``capped`` (or ≥ 100·n): the curve has barely bent, "far more". Saturation under 0.5: the
-    asymptote is not identified and the fit underestimates it (docs/method.md), so ``need`` is
-    a floor. Under 0.8, or fewer than 20 images: within a factor 2. Otherwise a factor 1.5.
-    """
-    if need <= 0:
-        return "good", 0, 0
-    if capped or need >= _FAR * max(n, 1):
-        return "far", need, None
-    if saturation < 0.5:
-        return "weak", need, None
-    factor = 2.0 if saturation < 0.8 or n < _FEW_POINTS else 1.5
-    reliability = "fair" if factor == 2.0 else "good"
-    return reliability, max(1, math.floor(need / factor)), math.ceil(need * factor)
-
-
-def need_more_label(row: dict[str, Any]) -> str:
-    """``need_more`` of one ``classes.csv`` row as the scan table shows it: a range, not a count."""
-    need, saturation = finite(row.get("need_more")), finite(row.get("saturation"))
-    if need is None or saturation is None:
-        return ""
-    n = int(finite(row.get("n")) or 0)
-    kind, low, high = need_more_range(
-        int(need), saturation, n, capped="need_more_capped" in _flags(row.get("flags"))
-    )
-    if need <= 0:
-        return "0"
-    if kind == "far":
-        return f"≫ {_approx(low)}"
-    if high is None:
-        return f"≥ {_approx(low)}"
-    return f"{_approx(low)}–{_approx(high)}"
-
-
-def saturation_label(row: dict[str, Any]) -> str:
-    """``saturation`` of one ``classes.csv`` row, no more precise than its fit: ``97%``,
-    ``~55%`` (a factor-2 fit, rounded to 5 %), ``< 50%`` (the asymptote is not identified)."""
-    saturation, need = finite(row.get("saturation")), finite(row.get("need_more"))
-    if saturation is None:
-        return ""
-    if saturation < 0.5:
-        return "< 50%"
-    n = int(finite(row.get("n")) or 0)
-    capped = "need_more_capped" in _flags(row.get("flags"))
-    reliability, _, _ = need_more_range(int(need or 0), saturation, n, capped=capped)
-    return f"~{5 * round(saturation * 20)}%" if reliability == "fair" else f"{saturation:.0%}"
-
-
-def _where(name: str, n: int, saturation: float, reliability: str) -> str:
-    """Where a class stands, no more precise than the fit: "about 65%", "under half"."""
-    head = f"{name} ({n:,} image{'s' if n != 1 else ''})"
-    if reliability == "far":
-        return f"{head} is far from the ceiling of its semantic scale"
-    if reliability == "weak":
-        return f"{head} is under half of its semantic scale"
-    about = f"about {5 * round(saturation * 20)}%" if reliability == "fair" else f"{saturation:.0%}"
-    return f"{head} is at {about} of its semantic scale"
+    COUNT_DRIVEN = "count_driven"
+    FEW_IMAGES = "few_images"
+    NEED_MORE = "need_more"
+    NARROW_BY_SCALE = "narrow_by_scale"
+    LOW_ACCURACY = "low_accuracy"
+    SATURATED = "saturated"
 
 
 @dataclass(frozen=True)
-class _Row:
+class ClassStats:
+    """One class's numbers, as read from ``classes.csv`` (None: missing)."""
+
     name: str
     n: int
-    scale: float | None
-    saturation: float | None
-    need_more: float | None
-    low: bool  # flagged few_images / empty, or no images
+    scale: float | None = None
+    saturation: float | None = None
+    need_more: float | None = None
+    low: bool = False  # too few images (flagged few_images or empty, or n = 0)
     scale_matched: float | None = None
+    scale_matched_std: float | None = None
     accuracy: float | None = None
-    capped: bool = False
+    capped: bool = False  # need_more hit its cap
 
 
-def _rows(classes: pd.DataFrame) -> list[_Row]:
-    rows = []
-    for record in classes.to_dict("records"):
-        n = int(finite(record["n"]) or 0)
-        flags = _flags(record["flags"])
-        rows.append(
-            _Row(
-                name=str(record["class"]),
-                n=n,
-                scale=finite(record["scale"]),
-                saturation=finite(record["saturation"]),
-                need_more=finite(record["need_more"]),
-                low=n <= 0 or bool(flags & _LOW_FLAGS),
-                scale_matched=finite(record.get("scale_matched")),
-                accuracy=finite(record.get("probe_accuracy")),
-                capped="need_more_capped" in flags,
-            )
-        )
-    return sorted(rows, key=lambda row: row.name)
+@dataclass(frozen=True)
+class NeedMore:
+    """``need_more`` with how far to trust it: ``low``–``high`` (``high`` None: open above)."""
+
+    need: int
+    reliability: str  # good | fair | weak | far
+    low: int
+    high: int | None
 
 
-def _narrow_basis(rows: list[_Row]) -> tuple[list[_Row], np.ndarray, str]:
-    """Eligible rows and the scale to rank them by: count-matched when every one has it."""
-    eligible = [row for row in rows if not row.low and row.scale is not None]
-    if eligible and all(row.scale_matched is not None for row in eligible):
-        return eligible, np.array([row.scale_matched for row in eligible]), " at equal image counts"
-    return eligible, np.array([row.scale for row in eligible], dtype=np.float64), ""
+@dataclass(frozen=True)
+class Finding:
+    """One class inside a recommendation, with the numbers that support it."""
+
+    name: str
+    n: int
+    saturation: float | None = None
+    need: NeedMore | None = None
+    accuracy: float | None = None
+    scale: float | None = None  # narrow_by_scale: the scale compared
+    scale_std: float | None = None  # … and its sampling std (``_uncertainty``; None: unknown)
+    scale_rank: int | None = None  # … and its rank, 1 = smallest
+    low_accuracy: bool = False  # the probe recognises it under 80 % as well as the median
 
 
-def _weakness(rows: list[_Row]) -> dict[str, float]:
+@dataclass(frozen=True)
+class CountDriven:
+    """The scale imbalance mostly restates the count imbalance."""
+
+    scale_ratio: float
+    matched_ratio: float
+    spearman: float
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One thing to do: a kind, the classes it concerns (weakest first) and the context."""
+
+    kind: Kind
+    classes: tuple[Finding, ...] = ()
+    target: float = 0.9
+    median_accuracy: float | None = None  # low accuracy: the median class's
+    median_n: float | None = None  # narrow_by_scale: the median count …
+    reference: float | None = None  # … the median scale compared with …
+    reference_std: float | None = None  # … its std (median of the classes' stds)
+    matched: bool = False  # … whether scales are count-matched
+    count_driven: CountDriven | None = None
+
+
+def need_more_range(need: int, saturation: float, n: int, *, capped: bool = False) -> NeedMore:
+    """How far to trust ``need_more``.
+
+    ``capped`` (or ≥ 100·n): the curve has barely bent, "far". Saturation under 0.5: the
+    asymptote is not identified and the fit underestimates it (docs/method.md), so ``need`` is
+    a floor, "weak". Under 0.8, or fewer than 20 images: within a factor 2, "fair". Otherwise a
+    factor 1.5, "good".
+    """
+    if need <= 0:
+        return NeedMore(need, "good", 0, 0)
+    if capped or need >= _FAR * max(n, 1):
+        return NeedMore(need, "far", need, None)
+    if saturation < 0.5:
+        return NeedMore(need, "weak", need, None)
+    factor = 2.0 if saturation < 0.8 or n < _FEW_POINTS else 1.5
+    reliability = "fair" if factor == 2.0 else "good"
+    return NeedMore(need, reliability, max(1, math.floor(need / factor)), math.ceil(need * factor))
+
+
+def _eligible(rows: Sequence[ClassStats]) -> list[ClassStats]:
+    return [row for row in rows if not row.low and row.scale is not None]
+
+
+def _ratio(values: Sequence[float | None]) -> float | None:
+    found = [v for v in values if v is not None]
+    if len(found) < 2 or min(found) <= 0:
+        return None
+    return max(found) / min(found)
+
+
+def _weakness(rows: Sequence[ClassStats]) -> dict[str, float]:
     """Weighted mean of each class's rank by count (×2), by count-matched scale and by probe
     accuracy, each in [0, 1]; 0 = weakest. Matched scales count only when they differ by
     ``_SPREAD`` or more (below that their order is noise); missing accuracies are left out."""
-    eligible = [row for row in rows if not row.low and row.scale is not None]
+    eligible = _eligible(rows)
     if not eligible:
         return {}
     matched = [row.scale_matched for row in eligible]
@@ -191,137 +189,71 @@ def _weakness(rows: list[_Row]) -> dict[str, float]:
     return {str(name): float(value) for name, value in score.items()}
 
 
-def _accuracy_note(row: _Row, median: float | None) -> str:
-    if row.accuracy is None or median is None or row.accuracy >= _LOW_ACCURACY * median:
-        return ""
-    return (
-        f" The linear probe recognises only {row.accuracy:.0%} of it (median class {median:.0%})."
-    )
-
-
-def _need_more_item(row: _Row, target: float, median_accuracy: float | None) -> dict[str, Any]:
-    need, saturation = int(row.need_more or 0), float(row.saturation or 0.0)
-    reliability, low, high = need_more_range(need, saturation, row.n, capped=row.capped)
-    where = _where(row.name, row.n, saturation, reliability)
-    if reliability == "far":
-        text = (
-            f"{where} and its curve has barely started to level off: it needs far more diverse "
-            f"images (over ~{_approx(need)})."
-        )
-    elif high is None:
-        text = (
-            f"{where}: at least ~{_approx(need)} more diverse images to reach {target:.0%} "
-            "(an order of magnitude: the curve is too far from its ceiling to place it)."
-        )
-    else:
-        text = (
-            f"{where}: ~{_approx(low)}–{_approx(high)} more diverse images would reach "
-            f"{target:.0%}."
-        )
-    return {
-        "kind": "need_more",
-        "class": row.name,
-        "text": text + _accuracy_note(row, median_accuracy),
-        "need_more": need,
-        "need_more_low": low,
-        "need_more_high": high,
-        "reliability": reliability,
-        "saturation": saturation,
-        "n": row.n,
-        "probe_accuracy": row.accuracy,
-    }
-
-
-def _saturated_item(name: str, n: int, saturation: float) -> dict[str, Any]:
-    text = (
-        f"{name} is saturated ({saturation:.0%}): more of the same images will not widen it; "
-        "add different ones or stop collecting."
-    )
-    return {
-        "kind": "saturated",
-        "class": name,
-        "text": text,
-        "need_more": 0,
-        "saturation": saturation,
-        "n": n,
-    }
-
-
-def _few_item(name: str, n: int) -> dict[str, Any]:
-    if n <= 0:
-        text = f"{name} has no images: add some or remove the class."
-    else:
-        text = (
-            f"{name} has only {n} image{'s' if n != 1 else ''}: too few to measure its "
-            "semantic scale; add more before trusting its numbers."
-        )
-    return {"kind": "few_images", "class": name, "text": text, "n": n}
-
-
-def _low_accuracy_item(row: _Row, median: float) -> dict[str, Any]:
-    text = (
-        f"{row.name}: the linear probe recognises only {row.accuracy:.0%} of its images "
-        f"(median class {median:.0%}); it overlaps other classes: check its labels and add "
-        "images that tell it apart."
-    )
-    return {
-        "kind": "low_accuracy",
-        "class": row.name,
-        "text": text,
-        "n": row.n,
-        "probe_accuracy": row.accuracy,
-    }
-
-
-def _narrow_items(rows: list[_Row]) -> list[dict[str, Any]]:
-    """Classes with n ≥ the median count and a scale in the bottom quarter (at least one).
-
-    Scales are the count-matched ones when every eligible class has one (S grows with n, so raw
-    scales would mostly point at small classes), the raw ones otherwise.
-    """
-    eligible, scales, basis = _narrow_basis(rows)
-    if len(eligible) < 3:
-        return []
-    median = float(np.median([row.n for row in eligible]))
-    bottom = max(1, len(eligible) // 4)
-    items = []
-    for row, scale in zip(eligible, scales, strict=True):
-        rank = 1 + int(np.sum(scales < scale))  # 1 = smallest; ties share the smallest rank
-        if row.n < median or rank > bottom:
-            continue
-        if abs(row.n - median) <= 0.1 * median:
-            count_text = "as many images as the median class"
-        else:
-            count_text = f"more images than the median class ({row.n} vs {median:g})"
-        which = "smallest" if rank == 1 else f"{_ordinal(rank)}-smallest"
-        text = (
-            f"{row.name} has {count_text} but the {which} semantic scale{basis}: "
-            "balanced by count, narrow by meaning."
-        )
-        items.append(
-            {
-                "kind": "narrow_by_scale",
-                "class": row.name,
-                "text": text,
-                "n": row.n,
-                "scale": float(scale),
-                "scale_rank": rank,
-                "basis": "scale_matched" if basis else "scale",
-            }
-        )
-    return items
-
-
-def _ratio(values: list[float | None]) -> float | None:
-    found = [v for v in values if v is not None]
-    if len(found) < 2 or min(found) <= 0:
+def _uncertainty(eligible: Sequence[ClassStats], matched_m: int | None) -> list[float] | None:
+    """Each matched scale's sampling std: its std over random m*-subsets ÷ √(1 − m*/n) (the
+    subsets of one class overlap, and all are the class itself when n = m*), never below the
+    median of these over the classes with n > m*. None when a std is missing or no class has
+    more than m* images."""
+    stds = [row.scale_matched_std for row in eligible]
+    if any(s is None for s in stds):
         return None
-    return max(found) / min(found)
+    m = matched_m or min(row.n for row in eligible)
+    own = [
+        s / math.sqrt(1.0 - m / row.n) if row.n > m else None  # type: ignore[operator]
+        for row, s in zip(eligible, stds, strict=True)
+    ]
+    known = [u for u in own if u is not None]
+    if not known:
+        return None
+    floor = float(np.median(known))
+    return [floor if u is None else max(u, floor) for u in own]
 
 
-def _count_driven_item(rows: list[_Row]) -> dict[str, Any] | None:
-    """One sentence when the scale imbalance mostly restates the count imbalance."""
-    eligible = [row for row in rows if not row.low and row.scale is not None]
+def _narrow(
+    rows: Sequence[ClassStats], matched_m: int | None
+) -> tuple[dict[str, Finding], Recommendation | None]:
+    """Classes with n ≥ the median count, a bottom-quarter scale and a gap to the median scale
+    larger than its uncertainty: the combined sampling std of the two (``_uncertainty``,
+    docs/decisions.md), or, where none is known, ``_RELATIVE_GAP`` of the median. Count-matched
+    scales when every eligible class has one (S grows with n, so raw scales would mostly point
+    at small classes)."""
+    eligible = _eligible(rows)
+    if len(eligible) < 3:
+        return {}, None
+    matched = all(row.scale_matched is not None for row in eligible)
+    scales = np.array([row.scale_matched if matched else row.scale for row in eligible], float)
+    spread = _uncertainty(eligible, matched_m) if matched else None
+    median_n = float(np.median([row.n for row in eligible]))
+    reference = float(np.median(scales))
+    reference_std = float(np.median(spread)) if spread else None
+    bottom = max(1, len(eligible) // 4)
+    found = {}
+    for i, (row, scale) in enumerate(zip(eligible, scales, strict=True)):
+        rank = 1 + int(np.sum(scales < scale))  # 1 = smallest; ties share the smallest rank
+        std = spread[i] if spread else None
+        noise = (
+            math.hypot(std, reference_std)
+            if std is not None and reference_std is not None
+            else _RELATIVE_GAP * reference
+        )
+        if row.n < median_n or rank > bottom or reference - scale <= noise:
+            continue
+        found[row.name] = Finding(
+            row.name, row.n, scale=float(scale), scale_std=std, scale_rank=rank
+        )
+    context = Recommendation(
+        Kind.NARROW_BY_SCALE,
+        median_n=median_n,
+        reference=reference,
+        reference_std=reference_std,
+        matched=matched,
+    )
+    return found, context
+
+
+def _count_driven(rows: Sequence[ClassStats]) -> CountDriven | None:
+    """When the scale imbalance mostly restates the count imbalance."""
+    eligible = _eligible(rows)
     if len(eligible) < 3 or any(row.scale_matched is None for row in eligible):
         return None
     scale_ratio = _ratio([row.scale for row in eligible])
@@ -334,66 +266,93 @@ def _count_driven_item(rows: list[_Row]) -> dict[str, Any] | None:
         return None
     if scale_ratio < low_ratio or (matched_ratio - 1) > left * (scale_ratio - 1) or rho < low_rho:
         return None
-    text = (
-        f"The scale imbalance is mostly count-driven: the scale ratio of {scale_ratio:.2f}× "
-        f"falls to {matched_ratio:.2f}× at equal image counts and ρ(count, S) = {rho:.2f}, "
-        "so balancing image counts addresses most of it."
-    )
-    return {
-        "kind": "count_driven",
-        "text": text,
-        "scale_ratio": scale_ratio,
-        "matched_scale_ratio": matched_ratio,
-        "spearman_count_scale": rho,
-    }
+    return CountDriven(scale_ratio, matched_ratio, rho)
 
 
-def recommendations(
-    classes: pd.DataFrame, *, target: float = 0.9, limit: int = 10
-) -> list[dict[str, Any]]:
-    """A ranked short list of ``{"kind", "class", "text", ...}`` from ``classes.csv`` columns.
+def _finding(
+    row: ClassStats, narrow: dict[str, Finding], low_cut: float | None
+) -> tuple[Kind, Finding] | None:
+    """The class's one finding and its kind (the first that applies), or None."""
+    if row.low:
+        return Kind.FEW_IMAGES, Finding(row.name, row.n)
+    if row.saturation is not None and row.need_more is not None and row.need_more > 0:
+        need = need_more_range(int(row.need_more), row.saturation, row.n, capped=row.capped)
+        weak = row.accuracy is not None and low_cut is not None and row.accuracy < low_cut
+        finding = Finding(row.name, row.n, row.saturation, need, row.accuracy, low_accuracy=weak)
+        return Kind.NEED_MORE, finding
+    if row.name in narrow:
+        return Kind.NARROW_BY_SCALE, narrow[row.name]
+    if row.accuracy is not None and low_cut is not None and row.accuracy < low_cut:
+        finding = Finding(row.name, row.n, row.saturation, accuracy=row.accuracy, low_accuracy=True)
+        return Kind.LOW_ACCURACY, finding
+    if row.saturation is not None and row.need_more is not None:
+        return Kind.SATURATED, Finding(row.name, row.n, row.saturation)
+    return None  # no fit and nothing else to say
 
-    Missing values are NaN (as ``store.load_audit`` reads them); ``scale_matched`` and
-    ``probe_accuracy`` are used when present. ``target`` is the saturation the fit aimed at;
-    ``limit`` caps the list.
-    """
-    missing = [c for c in _REQUIRED if c not in classes.columns]
-    if missing:
-        raise UsageError(f"classes table lacks columns {missing}; pass classes.csv as loaded.")
+
+def _sort_key(kind: Kind, finding: Finding, weakness: dict[str, float]) -> tuple[int, float, str]:
+    if kind is Kind.FEW_IMAGES:
+        return 0, float(finding.n), finding.name
+    if kind is Kind.SATURATED:
+        return 2, -float(finding.saturation or 0.0), finding.name
+    return 1, weakness.get(finding.name, 0.0), finding.name
+
+
+def recommend(
+    rows: Sequence[ClassStats],
+    *,
+    target: float = 0.9,
+    limit: int = 10,
+    matched_m: int | None = None,
+) -> list[Recommendation]:
+    """A ranked short list of findings (see the module docstring); ``limit`` caps it.
+    ``matched_m`` is m* of the matched scales (default: the smallest eligible class)."""
     if not 0.0 < target < 1.0:
         raise UsageError(f"target must lie in (0, 1); received {target!r}.")
     if limit < 0:
         raise UsageError(f"limit must be >= 0; received {limit}.")
-    rows = _rows(classes)
+    rows = sorted(rows, key=lambda row: row.name)
     accuracies = [row.accuracy for row in rows if not row.low and row.accuracy is not None]
     median_accuracy = float(np.median(accuracies)) if accuracies else None
+    low_cut = None if median_accuracy is None else _LOW_ACCURACY * median_accuracy
     weakness = _weakness(rows)
-    by_class: dict[str, dict[str, Any]] = {}
-    narrow = {item["class"]: item for item in _narrow_items(rows)}
+    narrow, narrow_context = _narrow(rows, matched_m)
+    ranked = []
     for row in rows:
-        if row.low:
-            item = _few_item(row.name, row.n)
-        elif row.saturation is not None and row.need_more is not None and row.need_more > 0:
-            item = _need_more_item(row, target, median_accuracy)
-        elif row.name in narrow:
-            item = narrow[row.name]
-        elif _accuracy_note(row, median_accuracy):
-            item = _low_accuracy_item(row, median_accuracy)  # type: ignore[arg-type]
-        elif row.saturation is not None and row.need_more is not None:
-            item = _saturated_item(row.name, row.n, row.saturation)
-        else:
-            continue  # no fit and nothing else to say
-        by_class[row.name] = item
+        found = _finding(row, narrow, low_cut)
+        if found is not None:
+            kind, finding = found
+            ranked.append((_sort_key(kind, finding, weakness), kind, finding))
+    ranked.sort(key=lambda entry: entry[0])
+    groups: dict[tuple[Kind, bool], list[Finding]] = {}
+    for _, kind, finding in ranked:
+        groups.setdefault((kind, kind is Kind.FEW_IMAGES and finding.n == 0), []).append(finding)
+    shared = {"target": target, "median_accuracy": median_accuracy}
+    out: list[Recommendation] = []
+    for _, kind, finding in ranked:
+        members = groups[(kind, kind is Kind.FEW_IMAGES and finding.n == 0)]
+        if len(members) >= GROUP_AT and finding is not members[0]:
+            continue  # said by the group's record, at its weakest member's place
+        classes = tuple(members) if len(members) >= GROUP_AT else (finding,)
+        base = narrow_context if kind is Kind.NARROW_BY_SCALE else None
+        out.append(_record(kind, classes, base, shared))
+    dataset = _count_driven(rows)
+    head = [Recommendation(Kind.COUNT_DRIVEN, count_driven=dataset)] if dataset else []
+    return [*head, *out][:limit]
 
-    def order(item: dict[str, Any]) -> tuple[int, float, str]:
-        name = item["class"]
-        if item["kind"] == "few_images":
-            return 0, float(by_class[name]["n"]), name
-        if item["kind"] == "saturated":
-            return 2, -float(item["saturation"]), name
-        return 1, weakness.get(name, 0.0), name
 
-    ranked = sorted(by_class.values(), key=order)
-    dataset = _count_driven_item(rows)
-    head = [dataset] if dataset is not None else []
-    return [*head, *ranked][:limit]
+def _record(
+    kind: Kind, classes: tuple[Finding, ...], base: Recommendation | None, shared: dict[str, Any]
+) -> Recommendation:
+    if base is not None:
+        return Recommendation(
+            kind,
+            classes,
+            shared["target"],
+            shared["median_accuracy"],
+            base.median_n,
+            base.reference,
+            base.reference_std,
+            base.matched,
+        )
+    return Recommendation(kind, classes, shared["target"], shared["median_accuracy"])

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from semaudit.errors import UsageError
+from semaudit.stats.defaults import METHOD
 
 __all__ = [
     "ClassMoments",
@@ -75,7 +76,7 @@ def gram_scale(gram: np.ndarray, m: int, alpha: float) -> np.ndarray:
 
 
 def class_scale(
-    features: np.ndarray, *, alpha: float | None = None, normalize: bool = True
+    features: np.ndarray, *, alpha: float | None = None, normalize: bool = METHOD.normalize
 ) -> float:
     """Semantic scale of one class from its (m, d) features, via the smaller Gram side."""
     z = l2_normalize(features) if normalize else np.asarray(features, dtype=np.float64)
@@ -120,7 +121,7 @@ def semantic_scale(
     labels: np.ndarray,
     *,
     alpha: float | None = None,
-    normalize: bool = True,
+    normalize: bool = METHOD.normalize,
     n_classes: int | None = None,
 ) -> np.ndarray:
     """Semantic scale of every class, shape ``(K,)`` in label order (K = max label + 1).
@@ -145,10 +146,10 @@ class ClassMoments:
     count: np.ndarray  # (K,)
     total: np.ndarray  # (K, d)
     outer: np.ndarray  # (K, d, d)
-    normalize: bool = True
+    normalize: bool = METHOD.normalize
 
     @classmethod
-    def zeros(cls, n_classes: int, dim: int, *, normalize: bool = True) -> ClassMoments:
+    def zeros(cls, n_classes: int, dim: int, *, normalize: bool = METHOD.normalize) -> ClassMoments:
         return cls(
             np.zeros(n_classes, dtype=np.int64),
             np.zeros((n_classes, dim)),

@@ -14,19 +14,35 @@ from semaudit.store.io import (
     write_json,
 )
 from semaudit.store.schema import (
+    AUDIT_JSON,
     CLASSES_COLUMNS,
+    CLASSES_CSV,
     CURVES_COLUMNS,
+    CURVES_CSV,
+    EMBEDDINGS_DIR,
+    INDEX_PARQUET,
     SCHEMA_VERSION,
     SKIPPED_COLUMNS,
+    SKIPPED_CSV,
+    SUMMARY_JSON,
+    WEIGHTS_JSON,
     Flag,
 )
 from semaudit.store.views import AuditSettings, BackboneInfo, Summary
 
 __all__ = [
+    "AUDIT_JSON",
     "CLASSES_COLUMNS",
+    "CLASSES_CSV",
     "CURVES_COLUMNS",
+    "CURVES_CSV",
+    "EMBEDDINGS_DIR",
+    "INDEX_PARQUET",
     "SCHEMA_VERSION",
     "SKIPPED_COLUMNS",
+    "SKIPPED_CSV",
+    "SUMMARY_JSON",
+    "WEIGHTS_JSON",
     "Audit",
     "AuditSettings",
     "BackboneInfo",

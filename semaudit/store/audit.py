@@ -15,10 +15,17 @@ from semaudit.store.io import read_json
 from semaudit.store.schema import (
     _REQUIRED,
     _SCHEMA,
+    AUDIT_JSON,
     CLASSES_COLUMNS,
+    CLASSES_CSV,
     CURVES_COLUMNS,
+    CURVES_CSV,
+    EMBEDDINGS_DIR,
     SCHEMA_VERSION,
     SKIPPED_COLUMNS,
+    SKIPPED_CSV,
+    SUMMARY_JSON,
+    WEIGHTS_JSON,
     _check_shape,
     _read_csv,
 )
@@ -71,7 +78,7 @@ def load_audit(path: str | os.PathLike[str]) -> Audit:
         raise AuditError(
             f"no audit directory at {root}; create one with `semaudit scan DATA --out {root}`."
         )
-    if not (root / "audit.json").is_file() and (root / "embeddings").is_dir():
+    if not (root / AUDIT_JSON).is_file() and (root / EMBEDDINGS_DIR).is_dir():
         raise AuditError(
             f"{root} holds a scan that did not finish (no audit.json); rerun the same "
             f"`semaudit scan … --out {root}` to finish it (stored embeddings are reused)."
@@ -79,9 +86,9 @@ def load_audit(path: str | os.PathLike[str]) -> Audit:
     for name in _REQUIRED:
         if not (root / name).is_file():
             raise AuditError(f"{root / name} is missing; rerun `semaudit scan` into {root}.")
-    meta = read_json(root / "audit.json")
-    summary = read_json(root / "summary.json")
-    for name, doc in (("audit.json", meta), ("summary.json", summary)):
+    meta = read_json(root / AUDIT_JSON)
+    summary = read_json(root / SUMMARY_JSON)
+    for name, doc in ((AUDIT_JSON, meta), (SUMMARY_JSON, summary)):
         if not isinstance(doc, dict):
             raise AuditError(f"{root / name} must hold a JSON object; rerun `semaudit scan`.")
         version = doc.get("schema_version")
@@ -90,9 +97,9 @@ def load_audit(path: str | os.PathLike[str]) -> Audit:
                 f"{root / name} has schema_version {version!r}; this semaudit reads "
                 f"{SCHEMA_VERSION}. Rescan with this version."
             )
-    weights_path = root / "weights.json"
+    weights_path = root / WEIGHTS_JSON
     weights = read_json(weights_path) if weights_path.exists() else {}
-    for name, doc in (("audit.json", meta), ("summary.json", summary), ("weights.json", weights)):
+    for name, doc in ((AUDIT_JSON, meta), (SUMMARY_JSON, summary), (WEIGHTS_JSON, weights)):
         found = _check_shape(doc, _SCHEMA[name], "")
         if found:
             field, expected = found.split(": ", 1)
@@ -103,8 +110,8 @@ def load_audit(path: str | os.PathLike[str]) -> Audit:
         path=root,
         meta=meta,
         summary=summary,
-        classes=_read_csv(root / "classes.csv", CLASSES_COLUMNS, required=True, unique=True),
-        curves=_read_csv(root / "curves.csv", CURVES_COLUMNS, required=False),
-        skipped=_read_csv(root / "skipped.csv", SKIPPED_COLUMNS, required=False),
+        classes=_read_csv(root / CLASSES_CSV, CLASSES_COLUMNS, required=True, unique=True),
+        curves=_read_csv(root / CURVES_CSV, CURVES_COLUMNS, required=False),
+        skipped=_read_csv(root / SKIPPED_CSV, SKIPPED_COLUMNS, required=False),
         weights=weights,
     )

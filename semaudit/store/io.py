@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from semaudit.errors import AuditError
+from semaudit.store.schema import EMBEDDINGS_DIR
 from semaudit.values import json_safe
 
 _TEMP_SUFFIX = ".tmp"
@@ -59,7 +60,7 @@ def remove_stale_temps(folder: Path) -> list[str]:
     Call it only while holding the folder's lock: a live writer's temporary file looks the same.
     """
     removed = []
-    for where in (Path(folder), Path(folder) / "embeddings"):
+    for where in (Path(folder), Path(folder) / EMBEDDINGS_DIR):
         if not where.is_dir():
             continue
         for path in where.iterdir():

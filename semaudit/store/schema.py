@@ -13,10 +13,22 @@ import pandas as pd
 from semaudit.errors import AuditError
 
 SCHEMA_VERSION = 1
+# The files of an audit directory: every reader and writer names them through these.
+AUDIT_JSON = "audit.json"  # written last: the mark of a finished scan
+SUMMARY_JSON = "summary.json"
+WEIGHTS_JSON = "weights.json"
+CLASSES_CSV = "classes.csv"
+CURVES_CSV = "curves.csv"
+SKIPPED_CSV = "skipped.csv"
+EMBEDDINGS_DIR = "embeddings"
+INDEX_PARQUET = "index.parquet"  # in EMBEDDINGS_DIR
 CLASSES_COLUMNS = [
     "class", "n", "scale", "scale_matched", "scale_matched_std", "scale_inf", "saturation",
     "need_more", "effective_number", "weight", "probe_accuracy", "flags", "note",
+    "centre_distance", "scale_interclass",
 ]  # fmt: skip
+ADDED_COLUMNS = frozenset({"centre_distance", "scale_interclass"})
+"""Columns newer than the first audits: readers fill them with empty cells when absent."""
 FLAG_SEPARATOR = ";"
 
 
@@ -46,16 +58,17 @@ class Flag(enum.StrEnum):
 CURVES_COLUMNS = ["class", "m", "S_mean", "S_std"]
 SKIPPED_COLUMNS = ["path", "reason"]
 _TEXT_COLUMNS = {"class": str, "flags": str, "note": str, "path": str, "reason": str}
-_REQUIRED = ("audit.json", "summary.json", "classes.csv")
+_REQUIRED = (AUDIT_JSON, SUMMARY_JSON, CLASSES_CSV)
 _INTEGER_COLUMNS = {"n", "need_more", "m"}
 _NUMBER, _TEXT, _FLAG = "a number or null", "a string", "true or false"
 _SCALAR = "a string, number, boolean or null"
 _NUMBERS = (None, {"*": _NUMBER})
 _SETTINGS_NUMBERS = ("alpha", "alpha_used", "min_images", "seed", "draws", "curve_points",
-                     "target_saturation", "matched_m", "gamma", "probe_folds")  # fmt: skip
+                     "target_saturation", "matched_m", "gamma", "probe_folds",
+                     "interclass_alpha")  # fmt: skip
 # What readers rely on: the type of each field *when present* (absent ones are theirs to handle).
 _SCHEMA: dict[str, dict[str, Any]] = {
-    "audit.json": {
+    AUDIT_JSON: {
         "source": {"kind": _TEXT, "root": _TEXT},
         "backbone": {"id": _TEXT, "weights_digest": _TEXT, "embed_dim": _NUMBER},
         "settings": {
@@ -67,19 +80,32 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "timings": {"*": _NUMBER},
         "environment": {},
     },
-    "summary.json": {
+    SUMMARY_JSON: {
         **dict.fromkeys(
             ("n_classes", "n_images", "n_skipped", "skipped_fraction", "n_eligible", "matched_m"),
             _NUMBER,
         ),
         **dict.fromkeys(
-            ("count", "scale", "scale_matched", "spearman_count_scale", "probe"), _NUMBERS
+            (
+                "count",
+                "scale",
+                "scale_matched",
+                "scale_interclass",
+                "spearman_count_scale",
+                "probe",
+            ),
+            _NUMBERS,
         ),
         "rank_disagreement": [{"class": _TEXT, "*": _NUMBER}],
-        "recommendations": [{"class": _TEXT, "kind": _TEXT, "text": _TEXT, "*": _SCALAR}],
-        "correlations": (None, {"*": (None, {"*": _NUMBERS})}),
+        "recommendations": [
+            {"class": _TEXT, "classes": [_TEXT], "kind": _TEXT, "text": _TEXT, "*": _SCALAR}
+        ],
+        "correlations": (
+            None,
+            {"*": (None, {"scale_interclass_alpha": (None, {"*": _NUMBERS}), "*": _NUMBERS})},
+        ),
     },
-    "weights.json": {"gamma": _NUMBER, "basis": _TEXT, "weights": {"*": _NUMBER}},
+    WEIGHTS_JSON: {"gamma": _NUMBER, "basis": _TEXT, "weights": {"*": _NUMBER}},
 }
 
 
@@ -98,6 +124,8 @@ def _read_csv(
     for name in ("flags", "note", "reason", "path"):
         if name in frame.columns:
             frame[name] = frame[name].fillna("")
+    for name in ADDED_COLUMNS.intersection(columns).difference(frame.columns):
+        frame[name] = math.nan
     missing = [c for c in columns if c not in frame.columns and c != "note"]
     if missing:
         raise AuditError(f"{path} lacks columns {missing}; it was not written by this version.")

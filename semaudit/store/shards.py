@@ -29,6 +29,7 @@ import pandas as pd
 from semaudit.checksum import file_checksum
 from semaudit.errors import AuditError
 from semaudit.store.io import atomic_write_bytes, read_json, write_json
+from semaudit.store.schema import CLASSES_CSV, EMBEDDINGS_DIR, INDEX_PARQUET
 
 INDEX_COLUMNS = ["path", "label", "size", "mtime", "hash", "shard", "row"]
 _ROW_COLUMNS = ["path", "label", "size", "mtime", "hash", "row", "reason"]
@@ -179,7 +180,7 @@ class ShardStore:
     def write_index(self, index: pd.DataFrame) -> None:
         """The live index (sorted by path); shards no live row points to are deleted."""
         index = index[INDEX_COLUMNS].sort_values("path", kind="stable").reset_index(drop=True)
-        atomic_write_bytes(self.folder / "index.parquet", _parquet_bytes(index))
+        atomic_write_bytes(self.folder / INDEX_PARQUET, _parquet_bytes(index))
         live = set(index["shard"].astype(int))
         dead = [s for s in self.shards if s["id"] not in live]
         if dead:
@@ -229,7 +230,7 @@ class RankShards:
 
 
 def read_index(audit_dir: str | os.PathLike[str]) -> pd.DataFrame:
-    path = Path(audit_dir) / "embeddings" / "index.parquet"
+    path = Path(audit_dir) / EMBEDDINGS_DIR / INDEX_PARQUET
     if not path.is_file():
         raise AuditError(f"{path} is missing; rerun `semaudit scan` to rebuild the embeddings.")
     try:
@@ -279,7 +280,7 @@ def iter_class_features(
 ) -> Iterator[tuple[int, np.ndarray]]:
     """``(class id, (n_c, d) float32)`` per class, rows in path order, one class in memory."""
     index = read_index(audit_dir)
-    reader = ShardReader(Path(audit_dir) / "embeddings")
+    reader = ShardReader(Path(audit_dir) / EMBEDDINGS_DIR)
     groups = {label: frame for label, frame in index.groupby("label", sort=False)}
     for c, name in enumerate(class_names):
         frame = groups.get(name)
@@ -296,7 +297,7 @@ def load_embeddings(
     Rows follow the index (sorted by path); class names are the audit's classes, empty ones too.
     """
     index = read_index(audit_dir)
-    classes_csv = Path(audit_dir) / "classes.csv"
+    classes_csv = Path(audit_dir) / CLASSES_CSV
     if classes_csv.is_file():
         names = pd.read_csv(classes_csv, dtype={"class": str}, keep_default_na=False)["class"]
         class_names = names.tolist()
@@ -310,6 +311,6 @@ def load_embeddings(
             f"classes.csv ({unknown[:3]}); rerun `semaudit scan` to finish the audit."
         )
     labels = np.array([lookup[label] for label in index["label"]], dtype=np.int64)
-    reader = ShardReader(Path(audit_dir) / "embeddings")
+    reader = ShardReader(Path(audit_dir) / EMBEDDINGS_DIR)
     features = reader.gather(index["shard"].to_numpy(), index["row"].to_numpy())
     return features, labels, index["path"].tolist(), class_names

@@ -9,20 +9,20 @@ the same summary with the time overhead of each method over plain ``ce`` per epo
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from semaudit import __version__
 from semaudit.errors import UsageError
-from semaudit.store.io import read_json, write_csv, write_json
+from semaudit.store.io import write_csv, write_json
 from semaudit.train.config import TrainConfig, method_name
-from semaudit.train.models import is_main
+from semaudit.train.models import train_dist
 from semaudit.train.protocol import TrainInputs
 from semaudit.train.run import train_run
+from semaudit.train.rundir import COMPARISON, prepare_dir
 from semaudit.values import json_safe
 
 __all__ = ["COMPARISON_COLUMNS", "compare_methods", "summarize"]
@@ -73,24 +73,24 @@ def _overheads(summary: pd.DataFrame) -> dict[str, float | None]:
     }
 
 
-def _prepare(out: Path, identity: dict[str, Any], resume: bool) -> None:
-    marker = out / "comparison.json"
-    if marker.is_file():
-        if not resume:
-            raise UsageError(
-                f"{out} already holds a comparison; pass --resume to continue it, or choose "
-                "another --out."
-            )
-        saved = read_json(marker)
-        if {k: saved.get(k) for k in identity} != json_safe(identity):
-            raise UsageError(
-                f"{out} holds a comparison with other methods, settings or data; --resume "
-                "needs the same command, or choose another --out."
-            )
-        return
-    if out.exists() and any(out.iterdir()):
-        raise UsageError(f"{out} exists and is not a comparison run; choose an empty --out.")
-    write_json(marker, {**json_safe(identity), "semaudit_version": __version__})
+@dataclass(frozen=True)
+class Comparison:
+    """One ``--compare`` job: the shared inputs, the base settings, methods × seeds."""
+
+    inputs: TrainInputs
+    base: TrainConfig
+    methods: list[tuple[str, str]]
+    seeds: list[int]
+    out: Path
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "kind": COMPARE_KIND,
+            "methods": [method_name(*m) for m in self.methods],
+            "seeds": self.seeds,
+            "config": self.base.to_dict(),
+            "inputs": self.inputs.describe(),
+        }
 
 
 def compare_methods(
@@ -107,72 +107,79 @@ def compare_methods(
     """Run every method with seeds ``base.seed … base.seed + seeds − 1``; write the tables."""
     if seeds < 1:
         raise UsageError(f"--seeds must be an integer ≥ 1; received {seeds}.")
-    emit: Events = on_event or (lambda kind, payload: None)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    identity = {
-        "kind": COMPARE_KIND,
-        "methods": [method_name(*m) for m in methods],
-        "seeds": [base.seed + i for i in range(seeds)],
-        "config": base.to_dict(),
-        "inputs": inputs.describe(),
-    }
-    main = is_main()
-    if main:
-        _prepare(out, identity, resume)
-    rows = []
-    for loss, weighting in methods:
-        for seed in range(base.seed, base.seed + seeds):
-            config = replace(base, loss=loss, weighting=weighting, seed=seed)
-            run_dir = out / "runs" / f"{_slug(config.method)}-seed{seed}"
-            emit("run_start", {"method": config.method, "seed": seed, "out": str(run_dir)})
-            partial = (run_dir / "run.json").is_file()
-            result = train_run(
-                inputs,
-                config,
-                run_dir,
-                resume=resume and partial,
-                device=device,
-                on_event=on_event,
-                figures=False,
-            )
-            m = result.metrics
-            rows.append(
-                {
-                    "method": config.method,
-                    "loss": loss,
-                    "weighting": weighting,
-                    "seed": seed,
-                    **{k: m.get(k) for k in METRICS},
-                    "selected_epoch": m.get("selected_epoch"),
-                    "epoch_seconds": m.get("epoch_seconds_mean"),
-                    "evaluated_on": m.get("evaluated_on"),
-                }
-            )
-            emit("run_done", rows[-1])
+    job = Comparison(inputs, base, methods, [base.seed + i for i in range(seeds)], Path(out))
+    dist = train_dist()
+    prepare_dir(job.out, COMPARISON, job.identity(), resume, dist)
+    rows = [
+        _run_one(job, replace(base, loss=loss, weighting=weighting, seed=seed), resume, device,
+                 on_event)
+        for loss, weighting in methods
+        for seed in job.seeds
+    ]  # fmt: skip
     table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
     summary = summarize(table)
-    if not main:  # other torchrun ranks: rank 0 writes the tables
-        return table, summary
-    write_csv(out / "comparison.csv", table)
-    write_csv(out / "comparison_summary.csv", summary)
-    overhead = _overheads(summary)
-    write_json(
-        out / "metrics.json",
-        json_safe(
-            {
-                "kind": COMPARE_KIND,
-                "evaluated_on": table["evaluated_on"].iloc[0] if len(table) else None,
-                "selection": "val"
-                if inputs.val is not None and base.selection != "final"
-                else "final",
-                "seeds": identity["seeds"],
-                "summary": summary.replace({np.nan: None}).to_dict("records"),
-                "epoch_time_overhead_vs_ce": overhead,
-            }
-        ),
+    if dist.is_main:  # other torchrun ranks: rank 0 writes the tables
+        _write_outputs(job, table, summary)
+    return table, summary
+
+
+def _run_one(
+    job: Comparison, config: TrainConfig, resume: bool, device: str, on_event: Events | None
+) -> dict[str, Any]:
+    """Train one method × seed into ``runs/<method>-seed<k>/``; its row of the table."""
+    emit: Events = on_event or (lambda kind, payload: None)
+    run_dir = job.out / "runs" / f"{_slug(config.method)}-seed{config.seed}"
+    emit("run_start", {"method": config.method, "seed": config.seed, "out": str(run_dir)})
+    partial = (run_dir / "run.json").is_file()
+    result = train_run(
+        job.inputs,
+        config,
+        run_dir,
+        resume=resume and partial,
+        device=device,
+        on_event=on_event,
+        figures=False,
     )
+    m = result.metrics
+    row = {
+        "method": config.method,
+        "loss": config.loss,
+        "weighting": config.weighting,
+        "seed": config.seed,
+        **{k: m.get(k) for k in METRICS},
+        "selected_epoch": m.get("selected_epoch"),
+        "epoch_seconds": m.get("epoch_seconds_mean"),
+        "evaluated_on": m.get("evaluated_on"),
+    }
+    emit("run_done", row)
+    return row
+
+
+def _write_outputs(job: Comparison, table: pd.DataFrame, summary: pd.DataFrame) -> None:
+    """``comparison.csv``, ``comparison_summary.csv``, ``metrics.json``, ``comparison.png``."""
+    write_csv(job.out / "comparison.csv", table)
+    write_csv(job.out / "comparison_summary.csv", summary)
+    doc = {
+        "kind": COMPARE_KIND,
+        "evaluated_on": table["evaluated_on"].iloc[0] if len(table) else None,
+        "selection": _selection(job),
+        "seeds": job.seeds,
+        "summary": summary.replace({np.nan: None}).to_dict("records"),
+        "epoch_time_overhead_vs_ce": _overheads(summary),
+    }
+    from semaudit.stats.verdict import audit_finding, comparison_verdict, scores_of
+
+    doc["verdict"] = comparison_verdict(  # docs/train.md, "The verdict"
+        scores_of(table.to_dict("records")),
+        audit_finding(job.inputs.audit.overview.raw),
+        evaluated_on=doc["evaluated_on"],
+    )
+    write_json(job.out / "metrics.json", json_safe(doc))
     from semaudit.train.figures import comparison_figure
 
-    comparison_figure(out / "comparison.png", summary)
-    return table, summary
+    comparison_figure(job.out / "comparison.png", summary)
+
+
+def _selection(job: Comparison) -> str:
+    """What every run of the comparison selected (``val`` or ``final``)."""
+    return job.base.selection_for(True) if job.inputs.val is not None else "final"

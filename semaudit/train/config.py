@@ -6,49 +6,113 @@ Files (``[train]``), ``SEMAUDIT_TRAIN_*`` variables and flags overlay these defa
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from semaudit.config import is_device, require
 from semaudit.errors import UsageError
+from semaudit.train.registry import list_losses, list_weightings
 
 FINETUNES = ("head", "last", "full")
-LOSSES = ("ce", "focal", "ldam", "balanced-softmax", "logit-adjust")
-WEIGHTINGS = ("none", "inverse", "cb", "ssb", "dssb")
+LOSSES = list_losses()  # one module each in semaudit/train/losses/
+WEIGHTINGS = list_weightings()  # one module each in semaudit/train/weightings/
 SELECTIONS = ("auto", "final", "val")
+
+
+TRAINING, METHOD, DSSB, RUNTIME = "Training", "Loss and weighting", "dssb", "Runtime"
+HEAD_LR, IMAGE_LR = 0.05, 0.01  # SGD learning rates of ``head`` and of ``last`` / ``full``
+
+
+def setting(
+    default: Any,
+    help: str,
+    *,
+    panel: str = TRAINING,
+    shown: str | None = None,
+    flag: str | None = None,
+) -> Any:
+    """A ``TrainConfig`` field with its ``train`` flag: ``help`` (no default in it), help
+    ``panel``, ``shown`` (the default as a user reads it when the value is ``None``), ``flag``
+    (default ``--field-name``; ``--x/--no-x`` for booleans)."""
+    meta = {"help": help, "panel": panel, "shown": shown, "flag": flag}
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Settings of one training run (DESIGN §2, "Dynamic re-weighting")."""
+    """Settings of one training run (docs/method.md §6; docs/train.md).
 
-    finetune: str = "head"
-    loss: str = "ce"
-    weighting: str = "none"
-    epochs: int = 30
-    batch_size: int = 128
-    lr: float | None = None  # None: 0.05 for ``head``, 0.01 for ``last`` / ``full`` (SGD)
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    seed: int = 0
-    device: str = "auto"
-    workers: int | None = None  # image decoding processes for last/full; None: spare cores
-    val_fraction: float = 0.0  # stratified share of DATA held out when no --val folder
-    selection: str = "auto"  # auto: best val epoch when a val split exists, else final epoch
-    hidden_dim: int = 256  # the head's hidden layer: the features of the storage pool
-    beta: float = 0.999  # cb: effective number (1 − βⁿ)/(1 − β) (Cui et al. 2019)
-    gamma: float = 1.0  # ssb / dssb: w_c ∝ (1/S_c)^γ
-    focal_gamma: float = 1.0  # focal loss (1 − p)^γ_f
-    ldam_max_margin: float = 0.5  # LDAM: margins ∝ n^(−1/4), the largest this (Cao et al.)
-    ldam_s: float = 30.0  # LDAM logit scale on the cosine classifier
-    drw_fraction: float = 0.8  # LDAM: weights switch on after this share of the epochs (DRW)
-    logit_tau: float = 1.0  # logit adjustment: logits + τ log prior
-    warmup_epochs: int = 5  # dssb: epochs with the plain loss before re-weighting
-    refresh_every: int = 10  # dssb: recompute S_c from the pool every k iterations
-    alpha: float | None = None  # dssb: coding-rate α of class_scale; None: d
-    many_threshold: int = 100  # "many" classes: > this many training images
-    few_threshold: int = 20  # "few" classes: < this many training images
-    amp: bool = True  # mixed precision (bf16) for last / full on a GPU
+    A field made with :func:`setting` gets its ``semaudit train`` flag, its
+    ``SEMAUDIT_TRAIN_<FIELD>`` variable, its ``[train]`` key and its shown default by itself.
+    """
+
+    finetune: str = setting(
+        "head", " | ".join(FINETUNES) + ": head trains on the stored embeddings."
+    )
+    loss: str = setting("ce", " | ".join(LOSSES) + ".", panel=METHOD)
+    weighting: str = setting("none", " | ".join(WEIGHTINGS) + ".", panel=METHOD)
+    epochs: int = setting(30, "Training epochs.")
+    batch_size: int = setting(128, "Samples per step.")
+    lr: float | None = setting(
+        None, "SGD learning rate.", shown=f"{HEAD_LR} head, {IMAGE_LR} last/full"
+    )
+    momentum: float = setting(0.9, "SGD momentum.")
+    weight_decay: float = setting(5e-4, "SGD weight decay.")
+    seed: int = setting(0, "Seed (the first seed with --seeds).")
+    device: str = setting("auto", "auto | cpu | cuda[:N].", panel=RUNTIME)
+    workers: int | None = setting(
+        None, "Image decoding processes for last/full.", panel=RUNTIME, shown="spare cores"
+    )
+    val_fraction: float = setting(
+        0.0, "Hold out this stratified share of DATA as validation (seed 0)."
+    )
+    selection: str = setting(
+        "auto",
+        " | ".join(SELECTIONS) + ": the model scored; auto is the best validation epoch when "
+        "a validation split exists, else the final epoch.",
+    )
+    hidden_dim: int = setting(256, "Hidden width of the head (the features of the dssb pool).")
+    beta: float = setting(0.999, "cb: β of the effective number (1 − βⁿ)/(1 − β).", panel=METHOD)
+    gamma: float = setting(1.0, "ssb/dssb: exponent of the weights (1/S)^γ.", panel=METHOD)
+    focal_gamma: float = setting(1.0, "focal: exponent γ_f of (1 − p)^γ_f.", panel=METHOD)
+    ldam_max_margin: float = setting(
+        0.5, "ldam: the largest margin (margins ∝ n^(−1/4)).", panel=METHOD
+    )
+    ldam_s: float = setting(30.0, "ldam: logit scale of the cosine classifier.", panel=METHOD)
+    drw_fraction: float = setting(
+        0.8, "ldam: share of the epochs before weights switch on (DRW).", panel=METHOD
+    )
+    logit_tau: float = setting(1.0, "logit-adjust: τ of logits + τ·log prior.", panel=METHOD)
+    warmup_epochs: int = setting(5, "dssb: epochs of plain loss first.", panel=DSSB)
+    refresh_every: int = setting(1, "dssb: recompute the scales every k steps.", panel=DSSB)
+    alpha: float | None = setting(
+        None, "dssb: coding-rate α of the class scales.", panel=DSSB, shown="d, the pool's width"
+    )
+    pool_dim: int = setting(
+        64, "dssb: average-pool the features to this width (0: full width).", panel=DSSB
+    )
+    interclass_alpha: str = setting(
+        "auto",
+        "dssb: α of the inter-class interference log2(α + W′); auto: 2 long-tailed, "
+        "1 balanced; 0: no interference.",
+        panel=DSSB,
+    )
+    pool_normalize: bool = setting(
+        False, "dssb: L2-normalise the pooled features (the earlier variant).", panel=DSSB
+    )
+    many_threshold: int = setting(100, 'Classes with more training images are "many".')
+    few_threshold: int = setting(20, 'Classes with fewer training images are "few".')
+    amp: bool = setting(True, "bf16 mixed precision for last/full on a GPU.", panel=RUNTIME)
+    allow_overlap: bool = setting(
+        False,
+        "Accept --val/--test folders sharing images (by content) with DATA or each other.",
+        flag="--allow-overlap",
+    )
+    eval_present_classes: bool = setting(
+        False,
+        "Evaluate on the classes --val/--test have; leave the missing ones out of the scores.",
+        flag="--eval-present-classes",
+    )
 
     def __post_init__(self) -> None:
         checks = [
@@ -75,6 +139,8 @@ class TrainConfig:
             (self.warmup_epochs >= 0, "warmup_epochs", "an integer ≥ 0"),
             (self.refresh_every >= 1, "refresh_every", "an integer ≥ 1"),
             (self.alpha is None or self.alpha > 0, "alpha", "a number > 0"),
+            (self.pool_dim >= 0, "pool_dim", "an integer ≥ 0"),
+            (_interclass_ok(self.interclass_alpha), "interclass_alpha", "auto, 0 or a number ≥ 1"),
             (self.few_threshold >= 1, "few_threshold", "an integer ≥ 1"),
             (self.many_threshold >= self.few_threshold, "many_threshold", "≥ few_threshold"),
             (is_device(self.device), "device", "auto, cpu or cuda[:N]"),
@@ -86,7 +152,17 @@ class TrainConfig:
         """``lr``, or its default for the fine-tuning mode."""
         if self.lr is not None:
             return self.lr
-        return 0.05 if self.finetune == "head" else 0.01
+        return HEAD_LR if self.finetune == "head" else IMAGE_LR
+
+    def selection_for(self, has_val: bool) -> str:
+        """``val`` or ``final``: the model a run scores, given whether a validation split exists."""
+        if self.selection == "val" and not has_val:
+            raise UsageError(
+                "selection = val needs a validation split: --val DIR or --val-fraction."
+            )
+        if self.selection == "auto":
+            return "val" if has_val else "final"
+        return self.selection
 
     @property
     def drw_epoch(self) -> int:
@@ -99,6 +175,18 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _interclass_ok(value: str | float) -> bool:
+    """``auto``, ``none``/0 (no interference) or a finite number ≥ 1."""
+    if isinstance(value, str):
+        if value.strip().lower() in ("auto", "none"):
+            return True
+        try:
+            value = float(value)
+        except ValueError:
+            return False
+    return value == 0 or (value >= 1 and value != float("inf"))
 
 
 def method_name(loss: str, weighting: str) -> str:

@@ -12,9 +12,18 @@ from typing import Any
 import numpy as np
 
 from semaudit.stats.imbalance import spearman
+from semaudit.stats.interclass import resolve_interclass_alpha
+from semaudit.stats.table1 import accuracy_correlations, table1_verdict
+from semaudit.store import Audit
 from semaudit.values import finite
 
-__all__ = ["per_class_accuracy", "run_metrics", "shot_groups"]
+__all__ = [
+    "accuracy_table",
+    "audit_interclass",
+    "per_class_accuracy",
+    "run_metrics",
+    "shot_groups",
+]
 
 
 def per_class_accuracy(preds: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -45,13 +54,19 @@ def run_metrics(
     *,
     many: int = 100,
     few: int = 20,
+    audit_distances: np.ndarray | None = None,
+    interclass_alpha: float | str = "auto",
 ) -> dict[str, Any]:
-    """Accuracy overall and per class, macro and per shot group, and how per-class accuracy
-    correlates (Spearman) with training counts and with the audit's semantic scale."""
+    """Accuracy overall and per class, macro and per shot group, how per-class accuracy
+    correlates (Spearman) with training counts and with the audit's semantic scale, and the
+    paper's Table 1 against the test accuracy (``correlations``, see :func:`accuracy_table`)."""
     k = len(train_counts)
     acc = per_class_accuracy(preds, labels, k)
     groups = shot_groups(train_counts, many, few)
     return {
+        "correlations": accuracy_table(
+            acc, train_counts, audit_scales, audit_distances, interclass_alpha
+        ),
         "accuracy": finite(np.mean(np.asarray(preds) == np.asarray(labels)))
         if len(labels)
         else None,
@@ -65,4 +80,39 @@ def run_metrics(
         "spearman_acc_count": spearman(acc, np.asarray(train_counts, dtype=np.float64)),
         "per_class": acc,
         "shot": groups,
+    }
+
+
+def accuracy_table(
+    accuracy: np.ndarray,
+    train_counts: np.ndarray,
+    audit_scales: np.ndarray,
+    audit_distances: np.ndarray | None = None,
+    interclass_alpha: float | str = "auto",
+) -> dict[str, Any]:
+    """Table 1 against a model's per-class accuracy, in the shape of ``summary.json
+    correlations`` (:func:`semaudit.stats.table1.accuracy_correlations`):
+    ``{"test_accuracy": {measure: {pearson, p_pearson, spearman, p_spearman}, …,
+    "scale_interclass_alpha": {"1": …}}, "interclass_alpha": α, "verdict": {…, "text"}}``.
+
+    Counts are the training images per class; ``audit_distances`` the audit's
+    ``centre_distance`` column in class order (None: w and S are undefined, ``None`` entries).
+    """
+    n = np.asarray(train_counts, dtype=np.float64)
+    scales = np.asarray(audit_scales, dtype=np.float64)
+    w = np.full(n.size, np.nan) if audit_distances is None else np.asarray(audit_distances)
+    alpha = resolve_interclass_alpha(interclass_alpha, n)
+    table = accuracy_correlations(accuracy, n, scales, w, alpha, use=n > 0)
+    k = int((np.isfinite(np.asarray(accuracy, dtype=np.float64)) & (n > 0)).sum())
+    return {"test_accuracy": table, "interclass_alpha": alpha, "verdict": table1_verdict(table, k)}
+
+
+def audit_interclass(audit: Audit, class_names: list[str]) -> dict[str, Any]:
+    """``run_metrics`` keywords from an audit: its w_c in class order and its resolved α
+    (NaN and ``"auto"`` for an audit written before S was)."""
+    classes = audit.classes.set_index("class").reindex(class_names)
+    alpha = finite(audit.settings.raw.get("interclass_alpha"))
+    return {
+        "audit_distances": classes["centre_distance"].to_numpy(dtype=float),
+        "interclass_alpha": alpha if alpha is not None else "auto",
     }

@@ -48,7 +48,7 @@ def curves_figure(path: Path, history: Sequence[Any], title: str) -> None:
             color="#d62728",
         )
     ax2.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1), title=f"{title}: accuracy")
-    ax2.legend(loc="lower right", fontsize=8)
+    ax2.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     _save(fig, path)
 
 
@@ -94,5 +94,5 @@ def comparison_figure(path: Path, summary: pd.DataFrame) -> None:
         ax.bar(x + (i - 1.5) * width, means, width, yerr=stds, capsize=2, label=col)
     ax.set_xticks(x, methods, rotation=30, ha="right")
     ax.set(ylabel="accuracy", ylim=(0, 1), title="methods compared (mean ± std over seeds)")
-    ax.legend(fontsize=8, ncol=4, loc="upper left")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # never over a bar
     _save(fig, path)

@@ -14,7 +14,9 @@ import torch
 from torch import nn
 
 from semaudit.errors import BackboneError
+from semaudit.store import Audit
 from semaudit.train.head import make_classifier
+from semaudit.train.protocol import audit_backbone
 
 __all__ = ["ImageClassifier", "load_image_backbone"]
 
@@ -60,20 +62,12 @@ class ImageClassifier(nn.Module):
         return self.classifier(features.float()), features.float()
 
 
-def load_image_backbone(audit_meta: dict[str, Any], device: str) -> Any:
+def load_image_backbone(audit: Audit, device: str) -> Any:
     """The audit's backbone (same id and weights), loaded for training."""
-    from semaudit.backbones import backbone_key, create_backbone, resolve_backbone
-
-    meta = audit_meta.get("backbone", {})
-    spec, _ = resolve_backbone(str(meta.get("id")), meta.get("weights_path"))
-    if backbone_key(spec)["weights_digest"] != meta.get("weights_digest"):
-        raise BackboneError(
-            f"the weights of backbone {spec.id} differ from those the audit was made with; "
-            "rescan DATA with the current weights."
-        )
-    backbone = create_backbone(spec, device)
+    backbone = audit_backbone(audit, device)
     if backbone.model is None or not isinstance(backbone.model, nn.Module):
         raise BackboneError(
-            f"backbone {spec.id} has no trainable model; use --finetune head or another backbone."
+            f"backbone {backbone.spec.id} has no trainable model; use --finetune head or "
+            "another backbone."
         )
     return backbone

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from semaudit.train.losses import LongTailLoss
-from semaudit.train.weighting import ClassWeighting, FeaturePool
+from semaudit.distributed import Dist
+from semaudit.train.reweighter import Reweighter
 
 __all__ = ["EpochRecord", "ImageBatches", "TensorBatches", "epoch_seed", "predict", "run_epoch"]
 
@@ -31,19 +31,12 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch * 7_919 + 17) % (2**31 - 1)
 
 
-def _world() -> tuple[int, int]:
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
 def _sampler(n: int, seed: int, shuffle: bool) -> Any:
     """Training (``shuffle``) splits each epoch across ranks; evaluation sees every row."""
     from torch.utils.data import DistributedSampler
 
-    rank, world = _world() if shuffle else (0, 1)
+    dist = Dist.current() if shuffle else Dist()
+    rank, world = dist.rank, dist.world
     return DistributedSampler(
         range(n),  # type: ignore[arg-type]
         num_replicas=world,
@@ -117,13 +110,13 @@ class ImageBatches:
         from torch.utils.data import DataLoader
 
         from semaudit.data.dataset import ImageDataset, init_worker
-        from semaudit.scanner.embed import default_workers
+        from semaudit.runtime import default_workers
 
         self.device = device
         self.batch_size = batch_size
         dataset = ImageDataset(list(items), class_names, transform)
         self.sampler = _sampler(len(dataset), seed, shuffle)
-        workers = default_workers() if workers is None else workers
+        workers = default_workers(device) if workers is None else workers
         self.loader: Any = DataLoader(
             dataset,
             batch_size=batch_size,
@@ -181,8 +174,7 @@ def _autocast(device: str, amp: bool) -> Any:
 
 def run_epoch(
     model: nn.Module,
-    loss_fn: LongTailLoss,
-    weighting: ClassWeighting,
+    weighting: Reweighter,
     batches: TensorBatches | ImageBatches,
     optimizer: torch.optim.Optimizer,
     *,
@@ -191,7 +183,6 @@ def run_epoch(
     base_lr: float,
     seed: int,
     device: str,
-    pool: FeaturePool | None = None,
     amp: bool = False,
     on_step: Callable[[int], None] | None = None,
 ) -> EpochRecord:
@@ -202,25 +193,17 @@ def run_epoch(
         group["lr"] = lr
     model.train()
     iteration = epoch * len(batches)
+    weighting.set_epoch(epoch, iteration)
     total_loss, right, seen = 0.0, 0, 0
-    weights_tensor: torch.Tensor | None = None
-    weights_now: np.ndarray | None = None
     start = time.perf_counter()
     for x, y, ids in batches.epoch(epoch):
-        w = weighting.weights(epoch, iteration)
-        if w is not weights_now:
-            weights_now = w
-            weights_tensor = None if w is None else torch.as_tensor(w, dtype=torch.float32)
-            if weights_tensor is not None:
-                weights_tensor = weights_tensor.to(y.device)
         with _autocast(device, amp):
             logits, features = model(x)
-        loss = loss_fn(logits, y, weights_tensor)
+        loss = weighting.loss(logits, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if pool is not None:
-            pool.update(ids, features)
+        weighting.step(ids, features)
         total_loss += float(loss.detach()) * len(y)
         right += int((logits.detach().argmax(1) == y).sum())
         seen += len(y)
@@ -234,7 +217,7 @@ def run_epoch(
         total_loss / max(seen, 1),
         right / max(seen, 1),
         seconds,
-        weights=None if weights_now is None else [float(v) for v in weights_now],
+        weights=None if (w := weighting.last_weights) is None else [float(v) for v in w],
     )
 
 

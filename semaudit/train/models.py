@@ -16,13 +16,23 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from semaudit.distributed import SETTINGS, Dist
 from semaudit.errors import BackboneError
+from semaudit.store.io import atomic_write_bytes
 from semaudit.train.config import TrainConfig
 from semaudit.train.head import MLPHead
 from semaudit.train.loop import ImageBatches, TensorBatches
+from semaudit.train.losses import get_loss_class
 from semaudit.train.protocol import Split, TrainInputs
 
-__all__ = ["BuiltModel", "build_model", "is_main", "wrap_distributed"]
+__all__ = [
+    "BuiltModel",
+    "build_model",
+    "is_main",
+    "save_safetensors",
+    "train_dist",
+    "wrap_distributed",
+]
 
 
 @dataclass
@@ -36,28 +46,42 @@ class BuiltModel:
     save: Callable[[nn.Module, Path], list[Path]]
 
 
+def train_dist() -> Dist:
+    """This process's place in the job (``semaudit.distributed``), with ``train``'s rerun hint."""
+    return Dist.current(rerun=SETTINGS.rerun_train)
+
+
 def is_main() -> bool:
-    import torch.distributed as dist
+    """Rank 0 of a torchrun job, or a single process: the one that writes."""
+    return train_dist().is_main
 
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
-
-def wrap_distributed(model: nn.Module, device: str) -> nn.Module:
+def wrap_distributed(model: nn.Module, device: str, dist: Dist | None = None) -> nn.Module:
     """``model`` wrapped in DistributedDataParallel under ``torchrun``, else itself."""
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+    dist = dist or train_dist()
+    if not dist.enabled:
         return model
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [torch.device(device).index or 0] if device.startswith("cuda") else None
-    return DistributedDataParallel(model, device_ids=ids)
+    with dist.guard():  # the wrapper broadcasts rank 0's parameters
+        return DistributedDataParallel(model, device_ids=ids)
+
+
+def save_safetensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> Path:
+    """Write ``tensors`` to ``path`` through the store's atomic writer (fsync, rename)."""
+    from safetensors.torch import save
+
+    state = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    atomic_write_bytes(path, save(state, metadata=meta))
+    return path
 
 
 def _build_head(inputs: TrainInputs, config: TrainConfig, device: str) -> BuiltModel:
     assert inputs.train.features is not None
     k = len(inputs.class_names)
-    head = MLPHead(inputs.dim, config.hidden_dim, k, cosine=config.loss == "ldam")
+    cosine = get_loss_class(config.loss).needs_cosine_classifier
+    head = MLPHead(inputs.dim, config.hidden_dim, k, cosine=cosine)
     head.set_standardization(torch.as_tensor(inputs.train.features, dtype=torch.float32))
     head.to(device)
 
@@ -66,22 +90,16 @@ def _build_head(inputs: TrainInputs, config: TrainConfig, device: str) -> BuiltM
         return TensorBatches(split.features, split.labels, 1024, device=device, shuffle=False)
 
     def save(module: nn.Module, out: Path) -> list[Path]:
-        from safetensors.torch import save_file
-
-        path = out / "head.safetensors"
+        backbone = inputs.audit.backbone
         meta = {
             "format": "semaudit-head",
-            "backbone": str(inputs.audit.meta.get("backbone", {}).get("id")),
-            "weights_digest": str(inputs.audit.meta.get("backbone", {}).get("weights_digest")),
+            "backbone": backbone.id,
+            "weights_digest": str(backbone.weights_digest),
             "classes": "\n".join(inputs.class_names),
             "input_dim": str(inputs.dim),
             "hidden_dim": str(config.hidden_dim),
         }
-        state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-        tmp = path.with_name(".head.safetensors.tmp")
-        save_file(state, str(tmp), metadata=meta)
-        tmp.replace(path)
-        return [path]
+        return [save_safetensors(out / "head.safetensors", module.state_dict(), meta)]
 
     batches = TensorBatches(
         inputs.train.features,
@@ -96,7 +114,7 @@ def _build_head(inputs: TrainInputs, config: TrainConfig, device: str) -> BuiltM
 def _build_image_model(inputs: TrainInputs, config: TrainConfig, device: str) -> BuiltModel:
     from semaudit.train.finetune import ImageClassifier, load_image_backbone
 
-    backbone = load_image_backbone(inputs.audit.meta, device)
+    backbone = load_image_backbone(inputs.audit, device)
     if config.finetune == "last" and backbone.last_block is None:
         raise BackboneError(
             f"backbone {backbone.spec.id} has no last block to unfreeze for --finetune last; "
@@ -108,7 +126,7 @@ def _build_image_model(inputs: TrainInputs, config: TrainConfig, device: str) ->
         len(inputs.class_names),
         mode=config.finetune,
         last_block=backbone.last_block,
-        cosine=config.loss == "ldam",
+        cosine=get_loss_class(config.loss).needs_cosine_classifier,
     ).to(device)
     if device.startswith("cuda"):
         model = model.to(memory_format=torch.channels_last)
@@ -128,18 +146,12 @@ def _build_image_model(inputs: TrainInputs, config: TrainConfig, device: str) ->
         )
 
     def save(module: nn.Module, out: Path) -> list[Path]:
-        from safetensors.torch import save_file
-
         assert isinstance(module, ImageClassifier)
-        paths = []
-        for name, part in (("model", module.backbone), ("classifier", module.classifier)):
-            path = out / f"{name}.safetensors"
-            state = {k: v.detach().cpu().contiguous() for k, v in part.state_dict().items()}
-            tmp = path.with_name(f".{name}.safetensors.tmp")
-            save_file(state, str(tmp), metadata={"backbone": backbone.spec.id})
-            tmp.replace(path)
-            paths.append(path)
-        return paths
+        meta = {"backbone": backbone.spec.id}
+        return [
+            save_safetensors(out / f"{name}.safetensors", part.state_dict(), meta)
+            for name, part in (("model", module.backbone), ("classifier", module.classifier))
+        ]
 
     batches = ImageBatches(
         inputs.train.items,

@@ -12,19 +12,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from semaudit.data import ImageItem, discover_folder
+from semaudit.backbones import Backbone
+from semaudit.data import ImageItem, discover_source
+from semaudit.data.hf import is_hf_input
 from semaudit.errors import BackboneError, InputError
+from semaudit.scanner.job import new_out
 from semaudit.store import Audit, load_audit
 from semaudit.store.shards import load_embeddings, read_index
 from semaudit.train.config import TrainConfig
+from semaudit.train.overlap import OverlapCheck
 
-__all__ = ["Split", "TrainInputs", "load_inputs", "stratified_split"]
+__all__ = ["Split", "TrainInputs", "audit_backbone", "load_inputs", "stratified_split"]
 
 Events = Callable[[str, Any], None]
 
@@ -62,6 +66,8 @@ class TrainInputs:
     val: Split | None
     test: Split | None
     dim: int  # feature dimension of the stored embeddings
+    folders: dict[str, str] = field(default_factory=dict)  # "val_dir" / "test_dir" when given
+    overlap: dict[str, int] = field(default_factory=dict)  # images shared, kept (allow_overlap)
 
     @property
     def counts(self) -> np.ndarray:
@@ -72,11 +78,13 @@ class TrainInputs:
         return {
             "data": str(self.data),
             "audit": str(self.audit.path),
-            "backbone": self.audit.meta.get("backbone", {}).get("id"),
+            "backbone": self.audit.backbone.id,
             "classes": self.class_names,
             "train": len(self.train),
             "val": len(self.val) if self.val is not None else 0,
             "test": len(self.test) if self.test is not None else 0,
+            **self.folders,  # absent when not given: older run.json files still match
+            **({"overlap": self.overlap} if self.overlap else {}),
         }
 
 
@@ -106,7 +114,8 @@ def _check_same_data(
     class_names: list[str],
 ) -> None:
     """The audit must have been made from DATA: same classes, same image files."""
-    fix = f"rescan with `semaudit scan {data} --out {audit.path}` or pass the matching --audit"
+    fresh = new_out(data)  # never the training audit: a rescan there would replace it
+    fix = f"scan DATA with `semaudit scan {data} --out {fresh}`, then pass --audit {fresh}"
     only_data = sorted(set(classes) - set(class_names))
     only_audit = sorted(set(class_names) - set(classes))
     if only_data or only_audit:
@@ -144,10 +153,21 @@ def _check_same_data(
 
 
 def _folder_split(
-    name: str, folder: Path, class_names: list[str], counts: np.ndarray
+    name: str, folder: Path, inputs: dict[str, Any], config: TrainConfig, on_event: Events
 ) -> tuple[list[ImageItem], np.ndarray]:
-    """Items and labels of a val / test folder whose classes must be the training classes."""
-    inventory = discover_folder(folder)
+    """Items and labels of a val / test folder whose classes must be the training classes
+    (all of them, unless ``config.eval_present_classes``: then a warning names those left out)."""
+    class_names, counts = inputs["class_names"], inputs["counts"]
+    option = "--val" if name == "validation" else "--test"
+    if not folder.exists() and not is_hf_input(folder):
+        raise InputError(
+            f"the {option} folder {folder} does not exist; pass a folder with one sub-folder "
+            "per class, or leave out " + option + "."
+        )
+    settings = inputs["audit"].settings.raw  # a dataset's columns: those of the scan
+    inventory = discover_source(
+        folder, image_column=settings.get("image_column"), label_column=settings.get("label_column")
+    )
     lookup = {c: i for i, c in enumerate(class_names)}
     unknown = sorted(set(inventory.classes) - set(lookup))
     if unknown:
@@ -157,31 +177,44 @@ def _folder_split(
         )
     present = {item.label for item in inventory.items}
     absent = [c for c, n in zip(class_names, counts, strict=True) if n > 0 and c not in present]
-    if absent:
+    many = f"{len(absent)} classes have" if len(absent) != 1 else "1 class has"
+    if absent and config.eval_present_classes:
+        on_event("warning", f"{many} no {name} images and {'are' if len(absent) != 1 else 'is'}"
+                 f" left out of the {name} scores (--eval-present-classes): "
+                 f"{', '.join(absent[:10])}{' …' if len(absent) > 10 else ''}")  # fmt: skip
+    elif absent:
         raise InputError(
-            f"class {absent[0]!r} is missing from the {name} folder {folder} "
-            f"({len(absent)} classes have no {name} images); add images of it"
-            + (" or use --val-fraction instead of --val." if name == "validation" else ".")
+            f"class {absent[0]!r} is missing from the {option} folder {folder} "
+            f"({many} no {name} images); add images of it"
+            + (", use --val-fraction instead of --val" if name == "validation" else "")
+            + ", or pass --eval-present-classes to score the classes present."
         )
     labels = np.array([lookup[item.label] for item in inventory.items], dtype=np.int64)
     return inventory.items, labels
+
+
+def audit_backbone(audit: Audit, device: str) -> Backbone:
+    """The backbone ``audit`` was made with (same id, same weights digest), on ``device``."""
+    from semaudit.backbones import backbone_key, create_backbone, resolve_backbone
+
+    info = audit.backbone
+    spec, _ = resolve_backbone(info.id, info.weights_path)
+    if backbone_key(spec)["weights_digest"] != info.weights_digest:
+        raise BackboneError(
+            f"the weights of backbone {spec.id} differ from those audit {audit.path} was made "
+            "with; rescan DATA with the current weights."
+        )
+    return create_backbone(spec, device)
 
 
 def _embed(
     items: list[ImageItem], audit: Audit, device: str, on_event: Events
 ) -> tuple[np.ndarray, np.ndarray]:
     """Embed a val / test folder with the audit's backbone; returns features and kept rows."""
-    from semaudit.backbones import backbone_key, create_backbone, resolve_backbone
-    from semaudit.scanner.embed import embed_items, resolve_device
+    from semaudit.runtime import resolve_device
+    from semaudit.scanner.embed import embed_items
 
-    meta = audit.meta.get("backbone", {})
-    spec, _ = resolve_backbone(str(meta.get("id")), meta.get("weights_path"))
-    if backbone_key(spec)["weights_digest"] != meta.get("weights_digest"):
-        raise BackboneError(
-            f"the weights of backbone {spec.id} differ from those audit {audit.path} was made "
-            "with; rescan DATA with the current weights."
-        )
-    backbone = create_backbone(spec, resolve_device(device))
+    backbone = audit_backbone(audit, resolve_device(device))
     on_event("embed_start", len(items))
     feats, keep = [], []
     offset = 0
@@ -205,8 +238,9 @@ def _eval_split(
     on_event: Events,
 ) -> Split:
     items, labels = _folder_split(
-        "validation" if name == "val" else name, folder, inputs["class_names"], inputs["counts"]
+        "validation" if name == "val" else name, folder, inputs, config, on_event
     )
+    inputs["overlap"].check(name, folder, items)  # train/overlap.py: by content hash
     if config.finetune != "head":
         return Split(name, labels, items=items)
     features, keep = _embed(items, inputs["audit"], config.device, on_event)
@@ -227,7 +261,11 @@ def load_inputs(
     emit: Events = on_event or (lambda kind, payload: None)
     data = Path(data)
     audit = load_audit(audit_dir)
-    inventory = discover_folder(data)
+    inventory = discover_source(
+        data,
+        image_column=audit.settings.raw.get("image_column"),
+        label_column=audit.settings.raw.get("label_column"),
+    )
     features, labels, paths, class_names = load_embeddings(audit_dir)
     sizes = read_index(audit_dir).set_index("path")["size"].reindex(paths).astype(int).tolist()
     _check_same_data(audit, data, inventory.items, inventory.classes, paths, sizes, class_names)
@@ -235,7 +273,8 @@ def load_inputs(
     train = Split("train", labels, features, [by_path[p] for p in paths])
     scales = audit.classes.set_index("class").reindex(class_names)["scale"].to_numpy(float)
     counts = np.bincount(labels, minlength=len(class_names))
-    shared = {"class_names": class_names, "audit": audit, "counts": counts}
+    overlap = OverlapCheck(data, audit_dir, config.allow_overlap, emit)
+    shared = {"class_names": class_names, "audit": audit, "counts": counts, "overlap": overlap}
     val_split: Split | None = None
     if val is not None:
         val_split = _eval_split("val", Path(val), shared, config, emit)
@@ -248,6 +287,8 @@ def load_inputs(
         train = replace(train, features=None)
         if val_split is not None:
             val_split = replace(val_split, features=None)
+    folders = {k: str(v) for k, v in (("val_dir", val), ("test_dir", test)) if v is not None}
     return TrainInputs(
-        data, audit, class_names, scales, train, val_split, test_split, features.shape[1]
-    )
+        data, audit, class_names, scales, train, val_split, test_split, features.shape[1],
+        folders, overlap.found,
+    )  # fmt: skip

@@ -1,0 +1,108 @@
+"""Hugging Face datasets vs a class-per-folder tree: scan time for the same images.
+
+    python benchmarks/bench_hf.py [--images 3000] [--rounds 3] [--backbone pixels]
+
+The same Fashion-MNIST PNGs are written as a class-per-folder tree, as parquet shards
+(``Dataset.to_parquet``, 4 shards) and as a ``save_to_disk`` folder (4 Arrow shards). Each round
+runs ``semaudit scan`` (whole process, ``--no-probe``) on the three forms one after the other into
+fresh audits, then once more on each unchanged form (listing + hashing + cache hit); forms
+alternate so that a busy shared machine hurts them alike. Medians over rounds are printed with
+each run's peak RSS. ``pixels`` keeps the model cheap so that reading the input shows.
+Needs the Debian package dataset-fashion-mnist and the ``datasets`` library (dev extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+FORMS = ("folder", "parquet", "save_to_disk")
+
+
+def build(root: Path, n_images: int) -> dict[str, Path]:
+    """The three forms of the same ``n_images`` images (10 classes, long-tailed)."""
+    import datasets
+    from fmnist import CLASS_NAMES, write_image_folder
+
+    counts = [max(2, round(n_images * 0.2 * 0.8**k)) for k in range(10)]
+    folder = write_image_folder(root / "folder", counts, seed=0)
+    files = sorted(folder.rglob("*.png"), key=lambda p: p.name)
+    names = list(CLASS_NAMES)
+    ds = datasets.Dataset.from_dict(
+        {
+            "image": [{"bytes": p.read_bytes(), "path": None} for p in files],
+            "label": [names.index(p.parent.name) for p in files],
+        },
+        features=datasets.Features(
+            {"image": datasets.Image(), "label": datasets.ClassLabel(names=names)}
+        ),
+    )
+    (root / "parquet").mkdir()
+    for k in range(4):
+        ds.shard(4, k, contiguous=True).to_parquet(
+            str(root / "parquet" / f"train-{k:05d}-of-00004.parquet")
+        )
+    ds.save_to_disk(str(root / "saved"), num_shards=4)
+    return {"folder": folder, "parquet": root / "parquet", "save_to_disk": root / "saved"}
+
+
+def scan(data: Path, out: Path, backbone: str) -> tuple[float, float]:
+    """Seconds and peak RSS (MiB) of one ``semaudit scan`` process."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, "-m", "semaudit", "scan", str(data), "--out", str(out),
+               "-b", backbone, "--no-probe", "--quiet", "--json"]  # fmt: skip
+    tick = time.perf_counter()
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - tick
+    if status != 0:
+        raise SystemExit(
+            f"scan of {data} failed:\n{proc.stderr.read().decode() if proc.stderr else ''}"
+        )
+    return seconds, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--backbone", default="pixels")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        forms = build(Path(tmp), args.images)
+        n = sum(1 for _ in forms["folder"].rglob("*.png"))
+        first: dict[str, list[float]] = {f: [] for f in FORMS}
+        again: dict[str, list[float]] = {f: [] for f in FORMS}
+        rss: dict[str, list[float]] = {f: [] for f in FORMS}
+        for r in range(args.rounds):
+            order = FORMS[r % 3 :] + FORMS[: r % 3]  # rotate who goes first
+            for form in order:
+                out = Path(tmp) / f"audit-{form}-{r}"
+                seconds, peak = scan(forms[form], out, args.backbone)
+                first[form].append(seconds)
+                rss[form].append(peak)
+            for form in order:
+                again[form].append(scan(forms[form], Path(tmp) / f"audit-{form}-{r}",
+                                        args.backbone)[0])  # fmt: skip
+        load = os.getloadavg()[0]
+    base = statistics.median(first["folder"])
+    print(f"{n} images, backbone {args.backbone}, {args.rounds} rounds, load {load:.1f}")
+    print("| input | first scan (median) | images/s | vs folder | re-scan, unchanged | peak RSS |")
+    print("|---|---|---|---|---|---|")
+    for form in FORMS:
+        t = statistics.median(first[form])
+        print(f"| {form} | {t:.1f} s | {n / t:.0f} | {t / base:.2f}× | "
+              f"{statistics.median(again[form]):.1f} s | {max(rss[form]):.0f} MiB |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
