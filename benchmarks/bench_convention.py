@@ -135,14 +135,14 @@ def main() -> None:
         for normalize in (True, False):
             conv = "L2" if normalize else "raw"
             for measure, values in measures(dx, dy, k, normalize).items():
-                r = correlate(values, acc)
-                rows.append((name, measure, conv, r["pearson"], r["p_pearson"]))
+                found = correlate(values, acc)
+                rows.append((name, measure, conv, found["pearson"], found["p_pearson"]))
         alpha = auto_interclass_alpha(np.bincount(dy, minlength=k))
         print(f"# {name}: n = {dy.size}, auto α = {alpha:g}, macro held-out acc = "
               f"{acc.mean():.3f}", flush=True)  # fmt: skip
     print("dataset      measure           conv   pearson_r  p")
     for name, measure, conv, r, p in rows:
-        shown = f"{r:+.2f}      {p:.3f}" if r is not None else "–"
+        shown = f"{r:+.2f}      {p:.3f}" if r is not None and p is not None else "–"
         print(f"{name:<12} {measure:<17} {conv:<6} {shown}")
     print("\nmean Pearson r over datasets (L2 / raw)")
     for measure in dict.fromkeys(m for _, m, _, _, _ in rows):

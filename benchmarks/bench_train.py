@@ -106,7 +106,7 @@ def measure_overhead(work: Path, reps: int, epochs: int) -> str:
         "ce": {},
         "cb (a weighted loss, no pool)": {"weighting": "cb"},
         "dssb (paper DSB: pool 64, interference, every step)": {"weighting": "dssb"},
-        "dssb, full width 256, every step": {"weighting": "dssb", "pool_dim": 0},
+        "dssb, warm-up 1 epoch (weights from epoch 1)": {"weighting": "dssb", "warmup_epochs": 1},
         "dssb earlier variant (L2, full width, no interference, every 10 steps)": {
             "weighting": "dssb",
             "pool_dim": 0,

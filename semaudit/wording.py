@@ -245,9 +245,15 @@ def _group(rec: Recommendation) -> str:
             "measure their semantic scale: add more before trusting their numbers."
         )
     if rec.kind is Kind.NEED_MORE:
+        overlap = (
+            f"; the linear probe also recognises them poorly (median class "
+            f"{rec.median_accuracy:.0%}): check their labels"
+            if rec.classes[0].low_accuracy and rec.median_accuracy is not None
+            else ""
+        )
         return (
             f"{k:,} classes are below {rec.target:.0%} of their semantic scale, weakest "
-            f"first: {names}; add diverse images to them (need_more in classes.csv)."
+            f"first: {names}; add diverse images to them (need_more in classes.csv){overlap}."
         )
     if rec.kind is Kind.NARROW_BY_SCALE:
         basis = " at equal image counts" if rec.matched else ""

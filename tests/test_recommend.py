@@ -316,3 +316,12 @@ def test_classes_sharing_a_finding_are_one_record_naming_them() -> None:
         "semantic scale: add more before trusting their numbers."
     )
     assert len(few["classes"]) == 52 and few["class"] == "0"
+
+
+def test_a_poorly_recognised_class_keeps_its_own_entry_beside_a_group() -> None:
+    rows = [(f"c{i}", 20 + i, 30.0 + i, 20.0, 0.6, 40, 0.9) for i in range(5)]
+    rows.append(("shirt", 22, 31.0, 20.0, 0.6, 40, 0.16))
+    columns = ["class", "n", "scale", "scale_matched", "saturation", "need_more", "probe_accuracy"]
+    out = recommendations(pd.DataFrame(rows, columns=columns).assign(flags=""))
+    assert [(r["kind"], len(r["classes"])) for r in out] == [("need_more", 5), ("need_more", 1)]
+    assert out[1]["class"] == "shirt" and "recognises only 16%" in out[1]["text"]

@@ -92,7 +92,7 @@ def test_one_class_is_said_in_the_singular(tmp_path: Path) -> None:
     report = semaudit_cli("report", "a", "--format", "md", cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     text = (tmp_path / "a" / "report" / "report.md").read_text()
-    assert "1 classes" not in text and "of 1 class has" in text
+    assert "1 classes" not in text and "The audit has 1 class," in text
 
 
 @pytest.mark.slow  # two scans with the bundled CNN: ~50 s

@@ -85,12 +85,25 @@ def test_verdict_says_not_significant_and_explains_a_negative_r() -> None:
     assert verdict["best"] == "scale" and verdict["beats_count"] is True
     assert verdict["significant"] is False
     assert "not significant with 10 classes (p = 0.14)" in verdict["text"]
-    assert "It beats image counts (r = +0.30)" in verdict["text"]
+    assert "Ahead of image counts (r = +0.30), but within noise here." in verdict["text"]
     assert "Significantly negative: centre distance w" in verdict["text"]
     assert "recognised worse" in verdict["text"]
     assert row_note(weak["count"], 10) == "not significant with 10 classes"
     assert row_note(weak["centre_distance"], 10).startswith("significant, opposite sign")
     assert table1_verdict({}, 2)["best"] is None
+
+
+def test_verdict_when_a_significant_measure_beats_counts() -> None:
+    table = {
+        "count": {"pearson": 0.1, "p_pearson": 0.7},
+        "scale": {"pearson": 0.8, "p_pearson": 0.01},
+    }
+    verdict = table1_verdict(table, 10)
+    assert verdict["significant"] is True and verdict["beats_count"] is True
+    assert verdict["text"] == (
+        "Best tracker of per-class accuracy here: semantic scale S′: r = +0.80 (p = 0.01). "
+        "It beats image counts (r = +0.10)."
+    )
 
 
 def test_verdict_when_counts_win() -> None:

@@ -125,7 +125,7 @@ def test_audit_of_other_data_is_refused(scanned: dict[str, Path], tmp_path: Path
     result = semaudit_cli(
         "train", str(same_classes), "--audit", str(scanned["audit"]), "--out", str(tmp_path / "run")
     )
-    assert_one_line_error(result, 3, "was made from other data", "rescan")
+    assert_one_line_error(result, 3, "was made from other data", "then pass --audit")
 
 
 def test_images_changed_since_the_audit_are_refused(

@@ -140,6 +140,10 @@ def test_class_missing_from_test_and_a_wrong_test_path(
     per_class = pd.read_csv(tmp_path / "run2" / "per_class.csv").set_index("class")
     assert np.isnan(per_class.loc["dress", "accuracy"])
     assert metrics["macro_acc"] == pytest.approx(per_class["accuracy"].dropna().mean())
+    report = semaudit_cli("report", str(tmp_path / "run2"), "--format", "md")
+    assert report.returncode == 0, report.stderr
+    md = (tmp_path / "run2" / "report" / "report.md").read_text(encoding="utf-8")
+    assert "1 class had no evaluation images and is left out of the macro accuracy: dress" in md
     wrong = _train(scanned, tmp_path / "run3", "--test", str(tmp_path / "nope"))
     assert_one_line_error(wrong, 3, "the --test folder", "does not exist")
 
@@ -151,3 +155,24 @@ def test_compare_without_seeds_says_how_many_ran(scanned: dict[str, Path], tmp_p
     assert "--compare ran 1 seed per method (seed 2" in result.stderr
     assert "--seeds 3 or more" in result.stderr
     assert result.stderr.count("no --test folder") == 1  # once, not once per method
+
+
+def test_comparison_legend_sits_outside_the_bars() -> None:
+    """The legend's box lies right of the axes: it can cover no bar, whatever the values."""
+    from semaudit.report.style import style
+    from semaudit.report.training_figures import comparison_figure
+
+    summary = pd.DataFrame(
+        {"method": ["ce", "cb", "dssb", "focal+dssb"], "seeds": [2] * 4}
+        | {f"{k}_{s}": [1.0, 0.98, 0.95, 1.0] if s == "mean" else [0.0] * 4
+           for k in ("macro_acc", "many", "medium", "few") for s in ("mean", "std")}
+    )  # fmt: skip
+    with style():
+        fig = comparison_figure(summary, "ce")
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        (ax,) = fig.axes
+        legend = ax.get_legend().get_window_extent(renderer)
+        axes = ax.get_window_extent(renderer)
+    assert legend.x0 >= axes.x1  # entirely right of the plotting area
+    assert legend.x1 <= fig.bbox.x1 + 1  # and still inside the figure

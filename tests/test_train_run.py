@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -50,7 +51,7 @@ class _Stop(Exception):
     pass
 
 
-def _stop_after(epoch: int):  # type: ignore[no-untyped-def]
+def _stop_after(epoch: int) -> Callable[[str, object], None]:
     def on_event(kind: str, payload: object) -> None:
         if kind == "epoch" and payload.epoch == epoch:  # type: ignore[attr-defined]
             raise _Stop

@@ -85,11 +85,16 @@ def verdict(audit: Audit) -> str:
     eligible = summary.n_eligible if summary.n_eligible is not None else k
     if k == 0:
         return "This audit has no classes; check the data folder and rescan."
+    if k == 1:
+        return (
+            "The audit has 1 class, so imbalance statistics are undefined; scan a folder with "
+            "at least two classes."
+        )
     if eligible < 2:
         return (
-            f"Only {eligible} of {plural(k, 'class')} {'has' if eligible == 1 else 'have'} "
-            f"at least {audit.settings.min_images} "
-            "images, so imbalance statistics are undefined; add images to the small classes."
+            f"Only {eligible} of {k:,} classes {'has' if eligible == 1 else 'have'} at least "
+            f"{audit.settings.min_images} images, so imbalance statistics are undefined; add "
+            "images to the small classes."
         )
     matched_m = summary.matched_m
     matched = summary.ratio("scale_matched")

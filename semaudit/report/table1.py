@@ -46,8 +46,16 @@ def correlated_classes(audit: Audit) -> int:
 
 def _row(key: str, label: str, stats: Any, k: int, grid: bool = False) -> Table1Row:
     stats = stats if isinstance(stats, Mapping) else {}
-    values = [finite(stats.get(n)) for n in ("pearson", "p_pearson", "spearman", "p_spearman")]
-    return Table1Row(key, label, *values, note=row_note(stats, k), grid=grid)
+    return Table1Row(
+        key,
+        label,
+        pearson=finite(stats.get("pearson")),
+        p_pearson=finite(stats.get("p_pearson")),
+        spearman=finite(stats.get("spearman")),
+        p_spearman=finite(stats.get("p_spearman")),
+        note=row_note(stats, k),
+        grid=grid,
+    )
 
 
 def table1_rows(audit: Audit) -> list[Table1Row]:

@@ -232,7 +232,7 @@ class RunView:
         if not isinstance(found, dict) and self.comparison:  # the best method's first seed
             best = (self.verdict() or {}).get("best")
             found = self._run_metrics(str(best)).get("correlations") if best else None
-            source = f"For {best}, its first seed: "
+            source = f"{best}, first seed. "
         if not isinstance(found, dict) or not isinstance(found.get("test_accuracy"), dict):
             return None
         table = found["test_accuracy"]

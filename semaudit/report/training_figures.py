@@ -21,26 +21,31 @@ GROUPS = (("macro_acc", "macro"), ("many", "many"), ("medium", "medium"), ("few"
 
 def comparison_png(summary: pd.DataFrame, verdict_best: str | None = None) -> bytes:
     """Macro / many / medium / few accuracy per method: bars of the mean, ± std whiskers."""
-    methods = [str(m) for m in summary["method"]]
     with style():
-        fig = new_figure(8.0, max(3.0, 2.2 + 0.15 * len(methods)))
-        ax = fig.add_subplot()
-        width = 0.8 / len(GROUPS)
-        x = np.arange(len(methods))
-        for i, (col, name) in enumerate(GROUPS):
-            means = pd.to_numeric(summary[f"{col}_mean"], errors="coerce").to_numpy(float)
-            stds = pd.to_numeric(summary[f"{col}_std"], errors="coerce").fillna(0).to_numpy(float)
-            ax.bar(
-                x + (i - 1.5) * width, 100 * means, width, yerr=100 * stds, capsize=2,
-                label=name, color=PALETTE[i], error_kw={"lw": 0.8},
-            )  # fmt: skip
-        ax.set_xticks(x, [label(m, 18) for m in methods])
-        for tick, method in zip(ax.get_xticklabels(), methods, strict=True):
-            tick.set_fontweight("bold" if method == verdict_best else "normal")
-        ax.set(ylabel="accuracy (%)", ylim=(0, 100))
-        ax.set_title("Accuracy per method, mean ± std over seeds", loc="left")
-        ax.legend(title="classes", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        return save_png(fig)
+        return save_png(comparison_figure(summary, verdict_best))
+
+
+def comparison_figure(summary: pd.DataFrame, verdict_best: str | None = None) -> Any:
+    """The figure of :func:`comparison_png` (call inside ``style()``); legend right of the axes."""
+    methods = [str(m) for m in summary["method"]]
+    fig = new_figure(8.0, max(3.0, 2.2 + 0.15 * len(methods)))
+    ax = fig.add_subplot()
+    width = 0.8 / len(GROUPS)
+    x = np.arange(len(methods))
+    for i, (col, name) in enumerate(GROUPS):
+        means = pd.to_numeric(summary[f"{col}_mean"], errors="coerce").to_numpy(float)
+        stds = pd.to_numeric(summary[f"{col}_std"], errors="coerce").fillna(0).to_numpy(float)
+        ax.bar(
+            x + (i - 1.5) * width, 100 * means, width, yerr=100 * stds, capsize=2,
+            label=name, color=PALETTE[i], error_kw={"lw": 0.8},
+        )  # fmt: skip
+    ax.set_xticks(x, [label(m, 18) for m in methods])
+    for tick, method in zip(ax.get_xticklabels(), methods, strict=True):
+        tick.set_fontweight("bold" if method == verdict_best else "normal")
+    ax.set(ylabel="accuracy (%)", ylim=(0, 108), yticks=range(0, 101, 20))
+    ax.set_title("Accuracy per method, mean ± std over seeds", loc="left", pad=8)
+    ax.legend(title="classes", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
 
 
 def curves_png(history: pd.DataFrame, title: str) -> bytes:

@@ -22,7 +22,7 @@ class ScanConfig:
     shard_size: int = 4096
     dtype: str = "float16"
     alpha: float | None = None  # None: d, the MCR² coding rate
-    normalize: bool = METHOD.normalize  # docs/decisions.md: raw features by evidence
+    normalize: bool = METHOD.normalize
     interclass_alpha: str = "auto"  # α of S; "auto": stats.interclass.auto_interclass_alpha
     min_images: int = METHOD.min_images
     seed: int = 0

@@ -19,7 +19,7 @@ class MethodDefaults:
     curve_points: int = 12  # sizes on the geometric grid from 2 to n
     gamma: float = 1.0  # exponent of the balanced weights (1/S)^γ
     probe_folds: int = 5
-    normalize: bool = False  # centre only, as the paper; True: L2-normalise rows first
+    normalize: bool = True  # L2-normalise rows before centring (docs/decisions.md: measured)
 
 
 METHOD = MethodDefaults()

@@ -290,6 +290,12 @@ def _finding(
     return None  # no fit and nothing else to say
 
 
+def _group_key(kind: Kind, finding: Finding) -> tuple[Kind, bool, bool]:
+    """Classes that share a finding: same kind; empty apart from small; a need_more class the
+    probe also recognises poorly apart from the others."""
+    return kind, kind is Kind.FEW_IMAGES and finding.n == 0, finding.low_accuracy
+
+
 def _sort_key(kind: Kind, finding: Finding, weakness: dict[str, float]) -> tuple[int, float, str]:
     if kind is Kind.FEW_IMAGES:
         return 0, float(finding.n), finding.name
@@ -324,13 +330,13 @@ def recommend(
             kind, finding = found
             ranked.append((_sort_key(kind, finding, weakness), kind, finding))
     ranked.sort(key=lambda entry: entry[0])
-    groups: dict[tuple[Kind, bool], list[Finding]] = {}
+    groups: dict[tuple[Kind, bool, bool], list[Finding]] = {}
     for _, kind, finding in ranked:
-        groups.setdefault((kind, kind is Kind.FEW_IMAGES and finding.n == 0), []).append(finding)
+        groups.setdefault(_group_key(kind, finding), []).append(finding)
     shared = {"target": target, "median_accuracy": median_accuracy}
     out: list[Recommendation] = []
     for _, kind, finding in ranked:
-        members = groups[(kind, kind is Kind.FEW_IMAGES and finding.n == 0)]
+        members = groups[_group_key(kind, finding)]
         if len(members) >= GROUP_AT and finding is not members[0]:
             continue  # said by the group's record, at its weakest member's place
         classes = tuple(members) if len(members) >= GROUP_AT else (finding,)

@@ -122,8 +122,10 @@ def table1_verdict(table: Mapping[str, Any], n_classes: int) -> dict[str, Any]:
     out.update(best=best, r=r, p=p, significant=p is not None and p < SIGNIFICANCE and r > 0)
     out["beats_count"] = None if count_r is None or best == "count" else bool(r > count_r)
     parts = [f"Best tracker of per-class accuracy here: {_line(best, r, p, n_classes)}."]
-    if count_r is not None and best != "count":
+    if count_r is not None and best != "count" and out["significant"]:
         parts.append(f"It beats image counts (r = {count_r:+.2f}).")
+    elif count_r is not None and best != "count":
+        parts.append(f"Ahead of image counts (r = {count_r:+.2f}), but within noise here.")
     elif best == "count":
         parts.append("No semantic measure beats image counts on this data.")
     if r <= 0:

@@ -195,7 +195,8 @@ def _noise(cmp: Mapping[str, Any]) -> str:
     if cmp["p"] is None:
         return "one seed: no spread to judge noise by; run --seeds 3 or more"
     if cmp["sd"] == 0:
-        return f"the same difference on all {cmp['seeds']} seeds: no seed noise between them"
+        every = "both" if cmp["seeds"] == 2 else f"all {cmp['seeds']}"
+        return f"the same difference on {every} seeds: no seed noise between them"
     p = "p < 0.001" if cmp["p"] < 0.001 else f"p = {cmp['p']:.2g}"
     head = f"paired t-test over {cmp['seeds']} seeds, {p}"
     if cmp["beyond_noise"]:

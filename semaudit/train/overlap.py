@@ -59,7 +59,8 @@ class OverlapCheck:
         where = "data" if other.startswith("DATA") else other.split("--")[1].split(" ")[0]
         self.found[f"{name}_in_{where}"] = n
         what = (
-            f"{n} of the {total} images of the {option} folder {folder} are also in {other} "
+            f"{n} of the {total} images of the {option} folder {folder} "
+            f"{'is' if n == 1 else 'are'} also in {other} "
             f"(same content; e.g. {path} is {twin} there)"
         )
         if self.allow:

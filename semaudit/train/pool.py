@@ -33,6 +33,7 @@ from semaudit.stats.dsb import pool_width, weights_from_moments
 
 __all__ = ["FeaturePool"]
 
+
 def _world() -> int:
     return Dist.current().world
 
@@ -64,6 +65,7 @@ class FeaturePool:
         n = self.labels.size
         self.features = torch.zeros((n, self.width), dtype=torch.float32, device=device)
         self.seen = torch.zeros(n, dtype=torch.bool, device=device)
+        self._world: int | None = None
         self._zero_moments()
 
     def _zero_moments(self) -> None:
@@ -94,7 +96,9 @@ class FeaturePool:
         """Replace the rows of samples ``ids`` with ``features``' and update the moments."""
         ids = ids.detach().to(self.device, non_blocking=True).long()
         new = self.rows(features).to(self.device, non_blocking=True)
-        if _world() > 1:
+        if self._world is None:
+            self._world = _world()  # fixed for a run; looked up once
+        if self._world > 1:
             ids, new = self._gather(ids, new)
         if ids.numel() == 0:
             return
@@ -108,18 +112,19 @@ class FeaturePool:
     def _apply(
         self, labels: torch.Tensor, new: torch.Tensor, old: torch.Tensor, added: torch.Tensor
     ) -> None:
-        """Moments += the new rows' terms − the replaced rows' (unseen rows are zero)."""
+        """Moments += the new rows' terms − the replaced rows' (unseen rows are zero):
+        ``Σzzᵀ_c += [new; old]ᵀ [new; −old]`` over the class's rows, one GEMM per class."""
         self.count.index_add_(0, labels, added.double())
-        self.total.index_add_(0, labels, new - old)
-        order = torch.argsort(labels)
-        new, old = new[order], old[order]
-        sizes = torch.bincount(labels, minlength=self.n_classes).tolist()
+        both = torch.cat([labels, labels])
+        order = torch.argsort(both)
+        z = torch.cat([new, old])[order]
+        signed = torch.cat([new, -old])[order]
+        self.total.index_add_(0, both[order], signed)
         start = 0
-        for c, m in enumerate(sizes):  # one pair of small GEMMs per class in the batch
+        for c, m in enumerate(torch.bincount(labels, minlength=self.n_classes).tolist()):
             if m:
-                a, b = new[start : start + m], old[start : start + m]
-                self.outer[c].addmm_(a.T, a).addmm_(b.T, b, alpha=-1.0)
-                start += m
+                self.outer[c].addmm_(z[start : start + 2 * m].T, signed[start : start + 2 * m])
+                start += 2 * m
 
     def _gather(self, ids: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Every rank's ``(ids, rows)`` of this step, in rank order; a duplicate id keeps its

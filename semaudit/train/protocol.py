@@ -27,6 +27,7 @@ from semaudit.store import Audit, load_audit
 from semaudit.store.shards import load_embeddings, read_index
 from semaudit.train.config import TrainConfig
 from semaudit.train.overlap import OverlapCheck
+from semaudit.values import plural
 
 __all__ = ["Split", "TrainInputs", "audit_backbone", "load_inputs", "stratified_split"]
 
@@ -225,7 +226,8 @@ def _embed(
         offset += len(chunk.reasons)
     dropped = len(items) - len(keep)
     if dropped:
-        on_event("warning", f"{dropped} images could not be read and were left out")
+        on_event("warning", f"{plural(dropped, 'image')} could not be read and "
+                 f"{'was' if dropped == 1 else 'were'} left out")  # fmt: skip
     features = np.concatenate(feats) if feats else np.zeros((0, backbone.embed_dim), np.float32)
     return features.astype(np.float32), np.asarray(keep, dtype=np.int64)
 

@@ -145,6 +145,7 @@ class Reweighter:
     def weights(self, device: Any = None) -> torch.Tensor | None:
         """This step's per-class weights (float32, on ``device``), or None for the plain loss."""
         w = self.weighting.weights(self.epoch, self.iteration)
+        device = None if device is None else torch.device(device)
         if w is not self.last_weights or (
             self._tensor is not None and device is not None and self._tensor.device != device
         ):
