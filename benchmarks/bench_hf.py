@@ -3,7 +3,7 @@
     python benchmarks/bench_hf.py [--images 3000] [--rounds 3] [--backbone pixels]
 
 The same Fashion-MNIST PNGs are written as a class-per-folder tree, as parquet shards
-(``Dataset.to_parquet``, 4 shards) and as a ``save_to_disk`` folder (4 Arrow shards). Each round
+(``Dataset.to_parquet``, 4 shards, row groups of 100) and as a ``save_to_disk`` folder (4 Arrow shards). Each round
 runs ``semaudit scan`` (whole process, ``--no-probe``) on the three forms one after the other into
 fresh audits, then once more on each unchanged form (listing + hashing + cache hit); forms
 alternate so that a busy shared machine hurts them alike. Medians over rounds are printed with
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -49,7 +50,8 @@ def build(root: Path, n_images: int) -> dict[str, Path]:
     (root / "parquet").mkdir()
     for k in range(4):
         ds.shard(4, k, contiguous=True).to_parquet(
-            str(root / "parquet" / f"train-{k:05d}-of-00004.parquet")
+            str(root / "parquet" / f"train-{k:05d}-of-00004.parquet"),
+            batch_size=100,  # row groups of 100 images, as the hub writes image datasets
         )
     ds.save_to_disk(str(root / "saved"), num_shards=4)
     return {"folder": folder, "parquet": root / "parquet", "save_to_disk": root / "saved"}
@@ -71,11 +73,38 @@ def scan(data: Path, out: Path, backbone: str) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024
 
 
+def input_only(forms: dict[str, Path], rounds: int) -> dict[str, tuple[float, ...]]:
+    """Median seconds, in this process, to list + hash every image and to decode every image
+    (``ImageDataset`` in item order, as the scan's DataLoader reads): the input's own cost."""
+    from semaudit.data import discover_source, hash_items
+    from semaudit.data.dataset import ImageDataset
+
+    listing: dict[str, list[float]] = {f: [] for f in FORMS}
+    decoding: dict[str, list[float]] = {f: [] for f in FORMS}
+    shuffled: dict[str, list[float]] = {f: [] for f in FORMS}
+    for _ in range(rounds):
+        for form in FORMS:
+            tick = time.perf_counter()
+            inventory = discover_source(forms[form])
+            hash_items(inventory.items)
+            listing[form].append(time.perf_counter() - tick)
+            dataset = ImageDataset(inventory.items, inventory.classes, lambda image: image)
+            tick = time.perf_counter()
+            assert all(dataset[i].reason == "" for i in range(len(dataset)))
+            decoding[form].append(time.perf_counter() - tick)
+            order = random.Random(0).sample(range(len(dataset)), len(dataset))
+            tick = time.perf_counter()
+            assert all(dataset[i].reason == "" for i in order)  # as training's shuffled epochs
+            shuffled[form].append(time.perf_counter() - tick)
+    return {f: tuple(statistics.median(m[f]) for m in (listing, decoding, shuffled)) for f in FORMS}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--backbone", default="pixels")
+    parser.add_argument("--input-only", action="store_true", help="skip the whole scans")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         forms = build(Path(tmp), args.images)
@@ -83,7 +112,7 @@ def main() -> None:
         first: dict[str, list[float]] = {f: [] for f in FORMS}
         again: dict[str, list[float]] = {f: [] for f in FORMS}
         rss: dict[str, list[float]] = {f: [] for f in FORMS}
-        for r in range(args.rounds):
+        for r in range(0 if args.input_only else args.rounds):
             order = FORMS[r % 3 :] + FORMS[: r % 3]  # rotate who goes first
             for form in order:
                 out = Path(tmp) / f"audit-{form}-{r}"
@@ -93,9 +122,26 @@ def main() -> None:
             for form in order:
                 again[form].append(scan(forms[form], Path(tmp) / f"audit-{form}-{r}",
                                         args.backbone)[0])  # fmt: skip
+        inputs = input_only(forms, 5)
         load = os.getloadavg()[0]
-    base = statistics.median(first["folder"])
     print(f"{n} images, backbone {args.backbone}, {args.rounds} rounds, load {load:.1f}")
+    if not args.input_only:
+        print_scans(first, again, rss, n)
+    print("\n| input (median of 5) | list + hash | decode all, in order | decode all, shuffled |")
+    print("|---|---|---|---|")
+    for form in FORMS:
+        listing, decoding, shuffled = inputs[form]
+        print(f"| {form} | {listing:.2f} s | {decoding:.2f} s ({n / decoding:.0f} images/s) | "
+              f"{shuffled:.2f} s ({n / shuffled:.0f} images/s) |")  # fmt: skip
+
+
+def print_scans(
+    first: dict[str, list[float]],
+    again: dict[str, list[float]],
+    rss: dict[str, list[float]],
+    n: int,
+) -> None:
+    base = statistics.median(first["folder"])
     print("| input | first scan (median) | images/s | vs folder | re-scan, unchanged | peak RSS |")
     print("|---|---|---|---|---|---|")
     for form in FORMS:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-# On a CPU-only run with at most this many cores, decoding runs in the main process and the
-# model gets every core: a decoding process would compete with the model's threads for the same
-# cores (measured: docs/performance.md, "Scan throughput").
+# On a CPU-only run with at most this many cores, one decoding process feeds a model that gets
+# the other cores (threads = cores - 1): no core is shared by the decoder and a model thread.
+# With two model threads on two shared cores the scan ran 5x slower on a loaded machine
+# (measured: docs/performance.md, "Scan throughput"; docs/decisions.md).
 SMALL_MACHINE_CORES = 4
 MAX_WORKERS = 8
 
@@ -34,21 +35,21 @@ def cpu_count() -> int:
 
 
 def default_workers(device: str = "cpu", cores: int | None = None) -> int:
-    """Decoding processes: none on a small CPU-only machine, else one per spare core, ≤ 8."""
+    """Decoding processes: one per spare core, at most 8; on a small CPU-only machine one (none
+    on a single core)."""
     cores = cpu_count() if cores is None else cores
     if not device.startswith("cuda") and cores <= SMALL_MACHINE_CORES:
-        return 0
+        return min(1, cores - 1)
     return max(0, min(MAX_WORKERS, cores - 1))
 
 
 def default_threads(workers: int, device: str = "cpu", cores: int | None = None) -> int:
-    """Torch threads of the main process: every core on a small machine, else the spare ones."""
+    """Torch threads of the main process: on a small CPU-only machine the cores the decoding
+    processes leave; otherwise every core, as torch's own default (not measured there)."""
     cores = cpu_count() if cores is None else cores
-    if device.startswith("cuda"):
-        return cores  # the model runs on the GPU: torch's threads as before, all cores
-    if cores <= SMALL_MACHINE_CORES:
-        return cores
-    return max(1, cores - workers)
+    if not device.startswith("cuda") and cores <= SMALL_MACHINE_CORES:
+        return max(1, cores - workers)
+    return cores
 
 
 def cpu_plan(workers: int | None, device: str = "cpu", cores: int | None = None) -> CpuPlan:

@@ -9,34 +9,31 @@ from semaudit import runtime
 from semaudit.errors import UsageError
 
 
-@pytest.mark.parametrize("cores", [1, 2, 3, 4])
-def test_a_small_cpu_machine_decodes_in_process_and_gives_the_model_every_core(
-    cores: int, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("cores", "workers"), [(1, 0), (2, 1), (3, 1), (4, 1)])
+def test_a_small_cpu_machine_shares_no_core_between_decoder_and_model(
+    cores: int, workers: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     plan = runtime.cpu_plan(None, "cpu", cores=cores)
-    assert plan == runtime.CpuPlan(workers=0, threads=cores)
+    assert plan == runtime.CpuPlan(workers=workers, threads=max(1, cores - workers))
 
 
-def test_a_larger_machine_splits_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_larger_machine_or_a_gpu_keeps_the_former_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    assert runtime.cpu_plan(None, "cpu", cores=8) == runtime.CpuPlan(workers=7, threads=1)
+    assert runtime.cpu_plan(None, "cpu", cores=8) == runtime.CpuPlan(workers=7, threads=8)
     assert runtime.cpu_plan(None, "cpu", cores=32).workers == runtime.MAX_WORKERS
-    assert runtime.cpu_plan(None, "cpu", cores=32).threads == 32 - runtime.MAX_WORKERS
-
-
-def test_a_gpu_run_decodes_in_workers_even_on_few_cores(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert runtime.cpu_plan(None, "cuda", cores=4) == runtime.CpuPlan(workers=3, threads=4)
 
 
 def test_asked_workers_are_kept_and_omp_num_threads_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    assert runtime.cpu_plan(1, "cpu", cores=2) == runtime.CpuPlan(workers=1, threads=2)
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what torchrun sets per process
-    assert runtime.cpu_plan(None, "cpu", cores=2) == runtime.CpuPlan(workers=0, threads=1)
+    assert runtime.cpu_plan(0, "cpu", cores=2) == runtime.CpuPlan(workers=0, threads=2)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert runtime.cpu_plan(None, "cpu", cores=2) == runtime.CpuPlan(workers=1, threads=2)
     monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
-    assert runtime.cpu_plan(None, "cpu", cores=2).threads == 2
+    assert runtime.cpu_plan(None, "cpu", cores=2).threads == 1
 
 
 def test_apply_threads_returns_the_previous_count() -> None:

@@ -100,4 +100,5 @@ def test_missing_scores_and_no_audit() -> None:
     verdict = comparison_verdict({"ce": {0: 0.5, 1: float("nan")}, "cb": {0: 0.6, 1: 0.7}})
     assert verdict["vs_ce"]["seeds"] == 1 and "audit" not in verdict["text"]
     assert audit_finding(None) is None
-    assert audit_finding({"spearman_count_scale": {"rho": 0.5}})["count_driven"] is False
+    finding = audit_finding({"spearman_count_scale": {"rho": 0.5}})
+    assert finding is not None and finding["count_driven"] is False

@@ -79,7 +79,7 @@ class RunView:
             return saved
         if self.rows is None:
             return None
-        scores = scores_of(self.rows.to_dict("records"))  # type: ignore[arg-type]
+        scores = scores_of(self.rows.to_dict("records"))
         summary = self.root / "nothing"
         audit = self.inputs.get("audit")
         if audit and (Path(audit) / SUMMARY_JSON).is_file():

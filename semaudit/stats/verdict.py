@@ -52,7 +52,7 @@ def is_scale_method(method: str) -> bool:
     return method.rsplit("+", 1)[-1] in SCALE_WEIGHTINGS
 
 
-def scores_of(rows: Iterable[Mapping[str, Any]], metric: str = "macro_acc") -> dict[str, Any]:
+def scores_of(rows: Iterable[Mapping[Any, Any]], metric: str = "macro_acc") -> dict[str, Any]:
     """``{method: {seed: value}}`` from rows of ``comparison.csv`` (method, seed, metric)."""
     scores: dict[str, dict[int, Any]] = {}
     for row in rows:

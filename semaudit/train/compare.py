@@ -172,7 +172,7 @@ def _write_outputs(job: Comparison, table: pd.DataFrame, summary: pd.DataFrame) 
     doc["verdict"] = comparison_verdict(  # docs/train.md, "The verdict"
         scores_of(table.to_dict("records")),
         audit_finding(job.inputs.audit.overview.raw),
-        evaluated_on=doc["evaluated_on"],
+        evaluated_on=str(doc["evaluated_on"]) if doc["evaluated_on"] else None,
     )
     write_json(job.out / "metrics.json", json_safe(doc))
     from semaudit.train.figures import comparison_figure

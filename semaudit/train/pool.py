@@ -22,6 +22,7 @@ padding) keeps the last rank's row. The collectives go through :mod:`semaudit.di
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,13 @@ from semaudit.distributed import SETTINGS, Dist
 from semaudit.stats.dsb import pool_width, weights_from_moments
 
 __all__ = ["FeaturePool"]
+
+
+@functools.cache
+def _blas_controller() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _world() -> int:
@@ -175,13 +183,18 @@ class FeaturePool:
         gamma: float = 1.0,
         coding_alpha: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``(weights summing to 1, S)`` of the rows in the pool (:func:`weights_from_moments`)."""
-        return weights_from_moments(
-            *self.moments(),
-            interclass_alpha=interclass_alpha,
-            gamma=gamma,
-            coding_alpha=coding_alpha,
-        )
+        """``(weights summing to 1, S)`` of the rows in the pool (:func:`weights_from_moments`).
+
+        LAPACK runs on one thread: K small Cholesky factorisations gain nothing from more, and
+        BLAS threads left spinning after each call take the cores from torch's next step (the
+        per-step refresh cost several times more without the limit on 2 cores)."""
+        with _blas_controller().limit(limits=1):
+            return weights_from_moments(
+                *self.moments(),
+                interclass_alpha=interclass_alpha,
+                gamma=gamma,
+                coding_alpha=coding_alpha,
+            )
 
     def state(self) -> dict[str, torch.Tensor]:
         return {"pool.features": self.features, "pool.seen": self.seen}

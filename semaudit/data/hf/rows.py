@@ -1,9 +1,10 @@
 """Rows of parquet / Arrow shards: in order a row group at a time, or one row by its id.
 
 Reading in order (discovery) holds one row group (parquet) or record batch (Arrow) at a time.
-``read_row`` serves the decoder: each process keeps its last row group and a few open shards
-(an Arrow shard is memory-mapped, so a row is read without copying the file), which makes the
-scan's in-order reads cost one pass over the data.
+``read_row`` serves the decoder: each process keeps a few shards open (an Arrow shard is
+memory-mapped, so a row is read without copying the file) and the row groups it read last,
+within ``GROUP_CACHE_BYTES`` (at least one), so the scan's in-order reads cost one pass over the
+data and shuffled reads of a dataset within the budget read each row group once.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from semaudit.data.discover import ImageItem
 
 OPEN_SHARDS = 4  # per process: shards kept open for ``read_row``
+GROUP_CACHE_BYTES = 64 << 20  # per process: image bytes of parquet row groups kept (LRU)
 
 
 def _ipc_reader(source: Any) -> Any:
@@ -82,7 +84,6 @@ class _Open:
         import pyarrow.parquet as pq
 
         self.column = column
-        self.group: tuple[int, list[bytes | None]] | None = None
         if path.name.endswith(".arrow"):
             self.file: Any = None
             self.source = pa.memory_map(str(path))  # the table's buffers point into the mapping
@@ -101,13 +102,25 @@ class _Open:
         if row >= self.starts[-1]:
             raise LookupError(row)
         group = bisect.bisect_right(self.starts, row) - 1
-        if self.group is None or self.group[0] != group:
+        key = (id(self), group)
+        if key not in _GROUPS:
             table = self.file.read_row_group(group, columns=[self.column])
-            self.group = (group, image_bytes(table.column(0)))
-        return self.group[1][row - self.starts[group]]
+            _GROUPS[key] = image_bytes(table.column(0))
+            _GROUP_BYTES[key] = sum(len(b or b"") for b in _GROUPS[key])
+            while sum(_GROUP_BYTES.values()) > GROUP_CACHE_BYTES and len(_GROUPS) > 1:
+                _GROUP_BYTES.pop(_GROUPS.popitem(last=False)[0])
+        _GROUPS.move_to_end(key)
+        return _GROUPS[key][row - self.starts[group]]
+
+    def close(self) -> None:
+        for key in [k for k in _GROUPS if k[0] == id(self)]:
+            del _GROUPS[key], _GROUP_BYTES[key]
 
 
 _OPEN: OrderedDict[tuple[str, int, str], _Open] = OrderedDict()
+# decoded row groups of the open parquet shards, least recently used first, within a budget
+_GROUPS: OrderedDict[tuple[int, int], list[bytes | None]] = OrderedDict()
+_GROUP_BYTES: dict[tuple[int, int], int] = {}
 
 
 def read_row(item: ImageItem) -> bytes:
@@ -120,7 +133,7 @@ def read_row(item: ImageItem) -> bytes:
         if key not in _OPEN:
             _OPEN[key] = _Open(item.abspath, item.column)
             while len(_OPEN) > OPEN_SHARDS:
-                _OPEN.popitem(last=False)
+                _OPEN.popitem(last=False)[1].close()
         _OPEN.move_to_end(key)
         data = _OPEN[key].row(item.offset)
     except pa.ArrowInvalid as exc:
