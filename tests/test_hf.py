@@ -233,6 +233,19 @@ def test_reading_holds_one_row_group_at_a_time(tmp_path: Path) -> None:
     assert n == 2000 and peak < 10_000_000  # the whole column would be 40 MB
 
 
+def test_shuffled_reads_stay_within_the_row_group_budget(
+    folder: Path, forms: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from semaudit.data.hf import read_row, rows
+
+    items = discover_source(forms["parquet"]).items
+    by_hash = {file_hash(i.abspath): i.abspath.read_bytes() for i in discover_folder(folder).items}
+    monkeypatch.setattr(rows, "GROUP_CACHE_BYTES", 1)  # keep one row group only
+    for i in np.random.default_rng(0).permutation(len(items)):
+        assert read_row(items[i]) == by_hash[items[i].digest]
+        assert len(rows._GROUPS) == 1
+
+
 def test_train_reads_the_dataset_its_audit_was_made_from(
     folder: Path, forms: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -106,6 +106,18 @@ def test_verdict_when_a_significant_measure_beats_counts() -> None:
     )
 
 
+def test_critical_r_matches_the_pearson_p_value() -> None:
+    from semaudit.stats.table1 import critical_r
+
+    bar = critical_r(10)
+    assert bar == pytest.approx(0.632, abs=1e-3)  # 2.306 / √(2.306² + 8)
+    x = np.arange(10.0) - 4.5
+    e = x**2 - np.mean(x**2)  # orthogonal to x and to 1
+    y = bar * x / np.linalg.norm(x) + math.sqrt(1 - bar**2) * e / np.linalg.norm(e)
+    assert stats.pearsonr(x, y).pvalue == pytest.approx(0.05, rel=1e-6)
+    assert critical_r(2) is None
+
+
 def test_verdict_when_counts_win() -> None:
     table = {"count": {"pearson": 0.9, "p_pearson": 0.001}, "scale": {"pearson": 0.2}}
     verdict = table1_verdict(table, 8)

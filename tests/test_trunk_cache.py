@@ -58,3 +58,44 @@ def test_a_backbone_without_a_split_says_how_to_train_without_the_cache(lite0):
     bare = dataclasses.replace(lite0, split=None)
     with pytest.raises(BackboneError, match="augment = true"):
         split_backbone(bare)
+
+
+@pytest.mark.slow
+def test_cached_last_trains_the_backbone_and_reuses_the_trunk_across_runs(tmp_path):
+    """``--finetune last --no-augment`` through the CLI: two seeds, one trunk pass."""
+    import json
+
+    from cli_support import semaudit_cli
+
+    from semaudit.scanner.run import scan
+
+    data = write_image_folder(tmp_path / "data", [8, 6, 4], seed=0)
+    audit = tmp_path / "audit"
+    scan(data, out=audit, backbone="efficientnet-lite0", probe=False)
+    args = ["--audit", str(audit), "--finetune", "last", "--no-augment", "--weighting", "dssb"]
+    args += ["--warmup-epochs", "0", "--epochs", "2", "--batch-size", "6", "--workers", "0"]
+    runs = []
+    for seed in (0, 1):
+        run = tmp_path / f"run{seed}"
+        result = semaudit_cli("train", str(data), *args, "--out", str(run), "--seed", str(seed))
+        assert result.returncode == 0, result.stderr
+        runs.append(run)
+        cached = sorted((audit / "cache").glob("trunk-*.npz"))
+        assert len(cached) == 1
+        if seed == 0:
+            stamp = cached[0].stat().st_mtime_ns
+    assert cached[0].stat().st_mtime_ns == stamp  # the second run read it, did not rewrite it
+    metrics = json.loads((runs[0] / "metrics.json").read_text())
+    assert metrics["dssb_refreshes"] >= 1 and metrics["model_files"] == [
+        "model.safetensors",
+        "classifier.safetensors",
+    ]
+    from safetensors.torch import load_file
+
+    trained = load_file(str(runs[0] / "model.safetensors"))
+    spec, _ = resolve_backbone("efficientnet-lite0", None)
+    fresh = create_backbone(spec, "cpu").model.state_dict()
+    last = [k for k in trained if k.startswith("blocks.6.")]
+    frozen = [k for k in trained if k.startswith("blocks.0.") and k.endswith("weight")]
+    assert last and any(not torch.equal(trained[k], fresh[k]) for k in last)
+    assert all(torch.equal(trained[k], fresh[k]) for k in frozen)

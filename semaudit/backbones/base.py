@@ -34,8 +34,8 @@ class Backbone:
 
     ``model`` is an ``nn.Module`` whose forward maps a preprocessed batch (B, 3, H, W) to pooled
     features (B, d); it can be unfrozen for fine-tuning (``last_block`` is what ``--finetune
-    last`` unfreezes; ``split`` the frozen trunk and the tail around it). ``transform`` is the evaluation preprocessing (PIL → tensor),
-    ``train_transform`` the same with augmentation.
+    last`` unfreezes; ``split`` the frozen trunk and the tail around it). ``transform`` is the
+    evaluation preprocessing (PIL → tensor), ``train_transform`` the same with augmentation.
     """
 
     spec: BackboneSpec

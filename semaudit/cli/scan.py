@@ -263,7 +263,7 @@ def show_result(result: Any, json_output: bool) -> None:
 def _show_table1(analysis: Any) -> None:
     """Pearson r of per-class probe accuracy with each measure (the paper's Table 1), and the
     verdict in words; nothing when the probe did not run."""
-    from semaudit.stats.table1 import table1_verdict
+    from semaudit.stats.table1 import critical_r, table1_verdict
 
     table = (analysis.summary.get("correlations") or {}).get("probe_accuracy")
     if not table:
@@ -282,8 +282,11 @@ def _show_table1(analysis: Any) -> None:
         if key in table
     ]
     k = int(analysis.summary.get("n_eligible") or 0)  # every eligible class is probed
+    bar = critical_r(k)
+    noise = f" (|r| < {bar:.2f} is not significant with {k} classes)" if bar else ""
     out.print(
-        "accuracy vs measure, Pearson r (the paper's Table 1): " + ", ".join(cells), markup=False
+        "accuracy vs measure, Pearson r (the paper's Table 1): " + ", ".join(cells) + noise,
+        markup=False,
     )
     out.print("  " + table1_verdict(table, k)["text"], markup=False)
 

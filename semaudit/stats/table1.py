@@ -15,10 +15,12 @@ plus any caller's extra measures. :func:`table1_verdict` words the result (docs/
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from semaudit.stats.imbalance import effective_number
 from semaudit.stats.interclass import ALPHA_GRID, interclass_from_distances
@@ -30,6 +32,7 @@ __all__ = [
     "VERDICT_MEASURES",
     "accuracy_correlations",
     "alpha_key",
+    "critical_r",
     "row_note",
     "table1_verdict",
 ]
@@ -90,6 +93,15 @@ def accuracy_correlations(
         for a in ALPHA_GRID
     }
     return table
+
+
+def critical_r(n_classes: int) -> float | None:
+    """The |r| a Pearson correlation over ``n_classes`` pairs needs for two-sided p <
+    :data:`SIGNIFICANCE`: ``t / √(t² + K − 2)`` with t the Student quantile (K − 2 df)."""
+    if n_classes < 3:
+        return None
+    t = float(stats.t.ppf(1 - SIGNIFICANCE / 2, n_classes - 2))
+    return t / math.sqrt(t * t + n_classes - 2)
 
 
 def _line(name: str, r: float, p: float | None, k: int) -> str:

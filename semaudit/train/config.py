@@ -103,6 +103,11 @@ class TrainConfig:
     many_threshold: int = setting(100, 'Classes with more training images are "many".')
     few_threshold: int = setting(20, 'Classes with fewer training images are "few".')
     amp: bool = setting(True, "bf16 mixed precision for last/full on a GPU.", panel=RUNTIME)
+    augment: bool = setting(
+        True,
+        "last/full: augment training images; without, last runs the frozen trunk once "
+        "and caches its output in the audit (docs/train.md).",
+    )
     allow_overlap: bool = setting(
         False,
         "Accept --val/--test folders sharing images (by content) with DATA or each other.",

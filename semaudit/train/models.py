@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from semaudit.distributed import SETTINGS, Dist
-from semaudit.errors import BackboneError
+from semaudit.errors import BackboneError, InputError
 from semaudit.store.io import atomic_write_bytes
 from semaudit.train.config import TrainConfig
 from semaudit.train.head import MLPHead
@@ -130,7 +132,7 @@ def _build_image_model(inputs: TrainInputs, config: TrainConfig, device: str) ->
     ).to(device)
     if device.startswith("cuda"):
         model = model.to(memory_format=torch.channels_last)
-    train_transform = backbone.train_transform
+    train_transform = backbone.train_transform if config.augment else backbone.transform
     assert inputs.train.items is not None
 
     def make_eval(split: Split) -> ImageBatches:
@@ -167,5 +169,55 @@ def _build_image_model(inputs: TrainInputs, config: TrainConfig, device: str) ->
 
 def build_model(inputs: TrainInputs, config: TrainConfig, device: str) -> BuiltModel:
     """The model of ``config.finetune``, on ``device``."""
-    build = _build_head if config.finetune == "head" else _build_image_model
-    return build(inputs, config, device)
+    if config.finetune == "head":
+        return _build_head(inputs, config, device)
+    if config.finetune == "last" and not config.augment:
+        from semaudit.train.finetune import load_image_backbone
+
+        backbone = load_image_backbone(inputs.audit, device)
+        if backbone.split is not None:
+            return _build_cached_last(inputs, config, backbone, device)
+    return _build_image_model(inputs, config, device)
+
+
+def _build_cached_last(
+    inputs: TrainInputs, config: TrainConfig, backbone: Any, device: str
+) -> BuiltModel:
+    """``last`` without augmentation: the tail and classifier on cached trunk outputs."""
+    from semaudit.train.head import make_classifier
+    from semaudit.train.trunk import CachedTail, split_backbone, trunk_outputs
+
+    _, tail = split_backbone(backbone)
+    for p in backbone.model.parameters():
+        p.requires_grad = False
+    for p in backbone.last_block.parameters():
+        p.requires_grad = True
+    cosine = get_loss_class(config.loss).needs_cosine_classifier
+    classifier = make_classifier(backbone.embed_dim, len(inputs.class_names), cosine)
+    model = CachedTail(tail, classifier).to(device)
+
+    def outputs(split: Split) -> tuple[np.ndarray, np.ndarray]:
+        assert split.items is not None
+        found = trunk_outputs(split.items, backbone, inputs.audit.path, workers=config.workers)
+        return found.values, split.labels[found.kept]
+
+    values, labels = outputs(inputs.train)
+    if len(labels) != len(inputs.train):
+        raise InputError(
+            f"{len(inputs.train) - len(labels)} training images of {inputs.data} can no longer "
+            "be decoded; rescan DATA, or train with --augment."
+        )
+
+    def make_eval(split: Split) -> TensorBatches:
+        x, y = outputs(split)
+        return TensorBatches(x, y, config.batch_size, device=device, shuffle=False)
+
+    def save(module: nn.Module, out: Path) -> list[Path]:
+        meta = {"backbone": backbone.spec.id}
+        return [
+            save_safetensors(out / f"{name}.safetensors", part.state_dict(), meta)
+            for name, part in (("model", backbone.model), ("classifier", classifier))
+        ]
+
+    batches = TensorBatches(values, labels, config.batch_size, seed=config.seed, device=device)
+    return BuiltModel(model, backbone.embed_dim, batches, make_eval, save)

@@ -91,7 +91,9 @@ def _compute(
 
     trunk.eval()
     runner = dataclasses.replace(backbone, model=trunk)
-    values, kept, offset = [], [], 0
+    values: list[np.ndarray] = []
+    kept: list[int] = []
+    offset = 0
     for chunk in embed_items(items, runner, workers=workers, on_progress=on_progress):
         if len(chunk.features):
             values.append(chunk.features.astype(np.float16))
