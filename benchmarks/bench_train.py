@@ -1,11 +1,13 @@
 """Long-tailed Fashion-MNIST: every ``semaudit train`` method × 3 seeds on frozen Lite0 features.
 
-    python benchmarks/bench_train.py [--n-max 500] [--test-per-class 100] [--seeds 3]
-                                     [--epochs 30] [--work DIR] [--methods ce,cb,...]
+    python benchmarks/bench_train.py [--n-max 500] [--imbalance 100] [--test-per-class 100]
+                                     [--seeds 3] [--epochs 30] [--work DIR] [--methods ce,cb,...]
+                                     [--extra "--finetune last --no-augment"]
 
 Data (real images, Debian package dataset-fashion-mnist): class c (label order 0 … 9,
-t-shirt … ankle-boot) gets ``n_c = round(n_max · 100^(−c/9))`` training images drawn without
-replacement from the 60,000-image train split with seed 0 (imbalance 100: 500 → 5); the test
+t-shirt … ankle-boot) gets ``n_c = round(n_max · imbalance^(−c/9))`` training images drawn
+without replacement from the 60,000-image train split with seed 0 (imbalance 100: 500 → 5;
+``--imbalance 1 --n-max 124`` is the sample-balanced draw of the same size); the test
 split is balanced, ``test_per_class`` images per class from the t10k split (seed 1).
 Pipeline: ``semaudit scan`` with the bundled EfficientNet-Lite0, then
 ``semaudit train DATA --audit AUDIT --test TEST --finetune head --compare … --seeds 3``:
@@ -176,6 +178,12 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-max", type=int, default=500)
+    parser.add_argument(
+        "--imbalance",
+        type=float,
+        default=100.0,
+        help="n_max / n_min of the training draw; 1: sample-balanced (give it its own --work).",
+    )
     parser.add_argument("--test-per-class", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=30)
@@ -198,7 +206,7 @@ def main() -> None:
     args = parser.parse_args()
     work: Path = args.work
     data, test, audit = work / "data", work / "test", work / "audit"
-    counts = long_tail_counts(args.n_max)
+    counts = long_tail_counts(args.n_max, args.imbalance)
     if not data.exists():
         write_image_folder(data, counts, split="train", seed=0)
         write_image_folder(test, [args.test_per_class] * 10, split="t10k", seed=1)

@@ -1,7 +1,8 @@
 """Configuration: one resolver for every command's settings dataclass (stdlib only).
 
 Where settings come from, highest precedence first (docs/cli.md, "Configuration"), as
-:func:`resolve_config` applies them to a frozen dataclass of defaults (``ScanConfig``, ``TrainConfig``, …):
+:func:`resolve_config` applies them to a frozen dataclass of defaults (``ScanConfig``,
+``TrainConfig``, …):
 
 1. command-line flags (the CLI applies them last);
 2. environment variables ``SEMAUDIT_<SECTION>_<KEY>`` (:func:`env_overrides`);

@@ -110,9 +110,11 @@ def test_scans_equal_the_folder_scan_and_share_its_embeddings(
     np.testing.assert_allclose(a["scale"], b["scale"], rtol=1e-6)  # same images, other order
     index = pd.read_parquet(tmp_path / "pq" / "embeddings" / "index.parquet")
     assert index["path"].str.fullmatch(r"train-0000[01]-of-00002\.parquet#\d+").all()
-    saved = semaudit.scan(forms["saved"], out=tmp_path / "pq", backbone="pixels")
+    # another source into the same audit (overwrite: it records one data root): no new embedding
+    saved = semaudit.scan(forms["saved"], out=tmp_path / "pq", backbone="pixels", overwrite=True)
     assert saved.n_embedded == 0 and saved.n_reused == sum(COUNTS)  # Arrow rows reuse parquet's
-    mixed = semaudit.scan(forms["parquet"], out=tmp_path / "folder", backbone="pixels")
+    mixed = semaudit.scan(forms["parquet"], out=tmp_path / "folder", backbone="pixels",
+                          overwrite=True)  # fmt: skip
     assert mixed.n_embedded == 0  # embeddings cached from the files serve the rows
 
 
@@ -121,19 +123,21 @@ def test_two_image_columns_need_a_choice_and_the_config_makes_it(
 ) -> None:
     images, labels = _rows(folder)
     flipped = images[::-1]
-    _dataset(images, labels, thumb=flipped).to_parquet(str(tmp_path / "two.parquet"))
+    (tmp_path / "data").mkdir()  # the audit may not lie inside the data's folder
+    two = tmp_path / "data" / "two.parquet"
+    _dataset(images, labels, thumb=flipped).to_parquet(str(two))
     with pytest.raises(InputError, match=r"several image columns \(image, thumb\).*--image-column"):
-        discover_source(tmp_path / "two.parquet")
-    result = semaudit.scan(tmp_path / "two.parquet", out=tmp_path / "audit", backbone="pixels",
+        discover_source(two)
+    result = semaudit.scan(two, out=tmp_path / "audit", backbone="pixels",
                            image_column="thumb")  # fmt: skip
     assert result.n_images == sum(COUNTS)
     settings = json.loads((tmp_path / "audit" / "audit.json").read_text())["settings"]
     assert settings["image_column"] == "thumb"
-    by_env = semaudit_cli("scan", str(tmp_path / "two.parquet"), "--out", str(tmp_path / "b"),
+    by_env = semaudit_cli("scan", str(two), "--out", str(tmp_path / "b"),
                           "-b", "pixels", "--json", "--quiet", "--no-probe",
                           env={"SEMAUDIT_SCAN_IMAGE_COLUMN": "thumb"})  # fmt: skip
     assert by_env.returncode == 0, by_env.stderr
-    wrong = semaudit_cli("scan", str(tmp_path / "two.parquet"), "--image-column", "nope",
+    wrong = semaudit_cli("scan", str(two), "--image-column", "nope",
                          "--out", str(tmp_path / "c"), "-b", "pixels")  # fmt: skip
     assert_one_line_error(wrong, 3, "--image-column 'nope' is not a column", "image, label, thumb")
 
@@ -159,8 +163,12 @@ def test_bad_rows_are_skipped_with_their_reason(folder: Path, tmp_path: Path) ->
     images[3] = images[3][: len(images[3]) // 2]  # truncated PNG
     images[5] = b"this is not an image"
     labels[7] = -1  # datasets' mark of an unlabelled row
-    _dataset(images, labels).to_parquet(str(tmp_path / "bad.parquet"), batch_size=8)
-    result = semaudit.scan(tmp_path / "bad.parquet", out=tmp_path / "audit", backbone="pixels")
+    (tmp_path / "data").mkdir()
+    bad = tmp_path / "data" / "bad.parquet"
+    _dataset(images, labels).to_parquet(str(bad), batch_size=8)
+    result = semaudit.scan(
+        tmp_path / "data" / "bad.parquet", out=tmp_path / "audit", backbone="pixels"
+    )
     skipped: dict[str, str] = dict(
         pd.read_csv(tmp_path / "audit" / "skipped.csv").itertuples(index=False)
     )

@@ -110,7 +110,7 @@ def test_critical_r_matches_the_pearson_p_value() -> None:
     from semaudit.stats.table1 import critical_r
 
     bar = critical_r(10)
-    assert bar == pytest.approx(0.632, abs=1e-3)  # 2.306 / √(2.306² + 8)
+    assert bar is not None and bar == pytest.approx(0.632, abs=1e-3)  # 2.306 / √(2.306² + 8)
     x = np.arange(10.0) - 4.5
     e = x**2 - np.mean(x**2)  # orthogonal to x and to 1
     y = bar * x / np.linalg.norm(x) + math.sqrt(1 - bar**2) * e / np.linalg.norm(e)
@@ -226,3 +226,19 @@ def test_run_metrics_adds_table1_against_test_accuracy() -> None:
     bare = run_metrics(preds, labels, COUNTS, SCALES)["correlations"]["test_accuracy"]
     assert bare["scale_interclass"]["pearson"] is None and bare["scale"]["pearson"] is not None
     assert not math.isnan(bare["count"]["pearson"])
+
+
+def test_scan_summary_prints_table1_and_its_noise_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    from types import SimpleNamespace
+
+    from semaudit.cli.scan import _show_table1
+
+    table = accuracy_correlations(ACCURACY, COUNTS, SCALES, DISTANCES, 2.0)
+    summary = {"correlations": {"probe_accuracy": table}, "n_eligible": 6}
+    _show_table1(SimpleNamespace(summary=summary, interclass_alpha=2.0))
+    text = capsys.readouterr().out
+    assert "Pearson r (the paper's Table 1): N " + f"{table['count']['pearson']:+.2f}" in text
+    assert "S (α 2)" in text and "(|r| < 0.81 is not significant with 6 classes)" in text
+    assert table1_verdict(table, 6)["text"] in " ".join(text.split())
+    _show_table1(SimpleNamespace(summary={"correlations": None}, interclass_alpha=1.0))
+    assert capsys.readouterr().out == ""

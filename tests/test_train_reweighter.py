@@ -123,3 +123,18 @@ def test_static_methods_and_errors() -> None:
         Reweighter(labels, "cb", betta=0.9)
     with pytest.raises(UsageError, match="needs the batch's features"):
         Reweighter(labels, "dssb").step(torch.arange(4))
+
+
+def test_static_ssb_from_an_audit_directory(tmp_path: Path) -> None:
+    from factories import make_audit
+
+    from semaudit.store import load_audit
+
+    names = ["a", "b", "c"]
+    path = make_audit(tmp_path / "audit", counts=[30, 10, 5], names=names)
+    labels = np.repeat([0, 1, 2], [30, 10, 5])
+    scales = load_audit(path).classes.set_index("class").reindex(names)["scale"].to_numpy(float)
+    from_audit = Reweighter(labels, "ssb", audit=path, class_names=names).weights()
+    from_scales = Reweighter(labels, "ssb", scales=scales).weights()
+    assert from_audit is not None and from_scales is not None
+    assert torch.equal(from_audit, from_scales)

@@ -47,8 +47,8 @@ def test_pool_keeps_the_latest_feature_of_each_sample() -> None:
     pool.update(torch.tensor([2, 1]), torch.tensor([[5.0, 5.0], [0.0, 2.0]]))
     assert pool.full
     assert pool.features.tolist() == [[1.0, 0.0], [0.0, 2.0], [5.0, 5.0]]
-    assert pool.count.tolist() == [2, 1]
-    assert pool.total.tolist() == [[1.0, 2.0], [5.0, 5.0]]
+    count, total, _ = pool.moments()
+    assert count.tolist() == [2, 1] and total.tolist() == [[1.0, 2.0], [5.0, 5.0]]
 
 
 def test_numpy_pooling_is_torch_adaptive_avg_pool1d() -> None:

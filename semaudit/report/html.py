@@ -21,6 +21,7 @@ import pandas as pd
 from semaudit.report import facts
 from semaudit.report.table1 import table1_rows, table1_text
 from semaudit.report.thumbnails import ThumbnailSet
+from semaudit.stats.table1 import format_p
 from semaudit.store import Audit, Flag
 from semaudit.values import format_number
 
@@ -133,9 +134,9 @@ def _table1(audit: Audit) -> str:
         ('<tr class="grid">' if r.grid else "<tr>")
         + f'<td class="name">{esc(r.label)}</td>'
         + _cell(r.pearson, format_number(r.pearson, "+.2f", missing="–"))
-        + _cell(r.p_pearson, format_number(r.p_pearson, ".2g", missing="–"))
+        + _cell(r.p_pearson, format_p(r.p_pearson))
         + _cell(r.spearman, format_number(r.spearman, "+.2f", missing="–"))
-        + _cell(r.p_spearman, format_number(r.p_spearman, ".2g", missing="–"))
+        + _cell(r.p_spearman, format_p(r.p_spearman))
         + f'<td class="text">{esc(r.note)}</td></tr>'
         for r in rows
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 from semaudit.report import facts
 from semaudit.report.table1 import table1_rows, table1_text
+from semaudit.stats.table1 import format_p
 from semaudit.store import Audit
 
 __all__ = ["md", "render_markdown"]
@@ -84,8 +85,8 @@ def _table1(audit: Audit) -> list[str]:
         "|---|---:|---:|---:|---:|---|",
     ]
     lines += [
-        f"| {md(r.label)} | {num(r.pearson, '+.2f')} | {num(r.p_pearson, '.2g')} | "
-        f"{num(r.spearman, '+.2f')} | {num(r.p_spearman, '.2g')} | {md(r.note)} |"
+        f"| {md(r.label)} | {num(r.pearson, '+.2f')} | {md(format_p(r.p_pearson))} | "
+        f"{num(r.spearman, '+.2f')} | {md(format_p(r.p_spearman))} | {md(r.note)} |"
         for r in rows
         if not r.grid
     ]

@@ -33,6 +33,7 @@ __all__ = [
     "accuracy_correlations",
     "alpha_key",
     "critical_r",
+    "format_p",
     "row_note",
     "table1_verdict",
 ]
@@ -95,6 +96,15 @@ def accuracy_correlations(
     return table
 
 
+def format_p(p: float | None) -> str:
+    """A p-value for people: ``0.14``, ``0.004``, ``< 0.001``; ``–`` when undefined."""
+    if p is None:
+        return "–"
+    if p < 0.001:
+        return "< 0.001"
+    return f"{p:.3f}" if p < 0.01 else f"{p:.2f}"
+
+
 def critical_r(n_classes: int) -> float | None:
     """The |r| a Pearson correlation over ``n_classes`` pairs needs for two-sided p <
     :data:`SIGNIFICANCE`: ``t / √(t² + K − 2)`` with t the Student quantile (K − 2 df)."""
@@ -107,9 +117,9 @@ def critical_r(n_classes: int) -> float | None:
 def _line(name: str, r: float, p: float | None, k: int) -> str:
     label = LABELS.get(name, name)
     if p is None or p >= SIGNIFICANCE:
-        shown = f"p = {p:.2g}" if p is not None else "p unknown"
+        shown = f"p = {format_p(p)}" if p is not None else "p unknown"
         return f"{label}: r = {r:+.2f}, not significant with {k} classes ({shown})"
-    return f"{label}: r = {r:+.2f} (p = {p:.2g})"
+    return f"{label}: r = {r:+.2f} (p {'' if p < 0.001 else '= '}{format_p(p)})"
 
 
 def table1_verdict(table: Mapping[str, Any], n_classes: int) -> dict[str, Any]:

@@ -4,7 +4,10 @@ sufficient statistics that make a per-iteration refresh of the weights cheap.
 Each write replaces the rows of a batch's samples. The pool keeps, per class and in float64 at the
 pooled width w, ``(count, Σz, Σzzᵀ)``: a write subtracts the replaced rows' terms and adds the new
 ones (``O(B·w²)`` per step, independent of N), and :meth:`FeaturePool.recompute` rebuilds them
-from the rows (done once per epoch, so round-off cannot drift). The weights then come from
+from the rows (done once per epoch, so round-off cannot drift). Writes are applied to the
+statistics lazily, when they are read (every step with ``refresh_every = 1``; once per refresh
+otherwise; never during the warm-up, whose statistics the next epoch's rebuild supersedes) or
+after 65,536 pending rows. The weights then come from
 :func:`semaudit.stats.dsb.weights_from_moments`, the function behind the public
 :func:`semaudit.dsb_weights`: the same numbers for the same rows.
 
@@ -42,6 +45,9 @@ def _blas_controller() -> Any:
     return ThreadpoolController()
 
 
+_FLUSH_ROWS = 65_536  # pending writes applied at the latest after this many rows
+
+
 def _world() -> int:
     return Dist.current().world
 
@@ -74,6 +80,8 @@ class FeaturePool:
         self.features = torch.zeros((n, self.width), dtype=torch.float32, device=device)
         self.seen = torch.zeros(n, dtype=torch.bool, device=device)
         self._world: int | None = None
+        self._pending: list[tuple[torch.Tensor, ...]] = []
+        self._pending_rows = 0
         self._zero_moments()
 
     def _zero_moments(self) -> None:
@@ -110,12 +118,21 @@ class FeaturePool:
             ids, new = self._gather(ids, new)
         if ids.numel() == 0:
             return
-        old = self.features[ids]
-        was_seen = self.seen[ids]
-        labels = self.label_ids[ids]
-        self._apply(labels, new.double(), old.double(), ~was_seen)
+        self._pending.append((self.label_ids[ids], new, self.features[ids], ~self.seen[ids]))
+        self._pending_rows += int(ids.numel())
         self.features[ids] = new
         self.seen[ids] = True
+        if self._pending_rows >= _FLUSH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Apply the writes since the last flush to the moments, all at once (in write order,
+        so a sample written twice telescopes correctly)."""
+        if not self._pending:
+            return
+        labels, new, old, added = (torch.cat(parts) for parts in zip(*self._pending, strict=True))
+        self._pending, self._pending_rows = [], 0
+        self._apply(labels, new.double(), old.double(), added)
 
     def _apply(
         self, labels: torch.Tensor, new: torch.Tensor, old: torch.Tensor, added: torch.Tensor
@@ -160,6 +177,7 @@ class FeaturePool:
 
     def recompute(self) -> None:
         """The moments from the rows, from scratch (float64), one class at a time."""
+        self._pending, self._pending_rows = [], 0
         self._zero_moments()
         seen = self.seen
         self.count.copy_(torch.bincount(self.label_ids[seen], minlength=self.n_classes).double())
@@ -170,6 +188,7 @@ class FeaturePool:
 
     def moments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(count, Σz, Σzzᵀ)`` as float64 numpy arrays (a view on a CPU pool)."""
+        self._flush()
         return (
             self.count.cpu().numpy(),
             self.total.cpu().numpy(),

@@ -109,6 +109,7 @@ class Reweighter:
         self.config = config
         self.device = device
         self.loss_fn: LongTailLoss = create_loss(config, counts).to(device)
+        self._loss_device = torch.device(device)
         self.weighting: Weighting = create_weighting(
             config,
             counts,
@@ -156,7 +157,11 @@ class Reweighter:
         return self._tensor
 
     def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """The weighted loss of this step: ``Σ w_y ℓ / Σ w_y`` of the configured loss."""
+        """The weighted loss of this step: ``Σ w_y ℓ / Σ w_y`` of the configured loss (its
+        buffers, e.g. the log prior, follow the logits to their device)."""
+        if logits.device != self._loss_device:
+            self.loss_fn.to(logits.device)
+            self._loss_device = logits.device
         return self.loss_fn(logits, targets, self.weights(targets.device))
 
     def step(self, ids: Any, features: Any = None) -> None:
