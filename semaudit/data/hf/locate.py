@@ -64,8 +64,12 @@ def has_parquet(path: Path) -> bool:
     """A folder with parquet shards in it (or in ``data/``, the hub's layout)."""
     if not path.is_dir():
         return False
-    return any(p.is_file() and p.name.endswith(PARQUET) for d in (path, path / "data")
-               if d.is_dir() for p in d.iterdir())  # fmt: skip
+    return any(
+        p.is_file() and p.name.endswith(PARQUET)
+        for d in (path, path / "data")
+        if d.is_dir()
+        for p in d.iterdir()
+    )
 
 
 def _split_of(rel: str) -> tuple[str, str]:
@@ -146,8 +150,10 @@ def _hub(name: str, wanted: str | None, where: str) -> Located:
     """``OWNER/NAME`` in the local hub cache: the ``main`` snapshot, else the newest one."""
     repo = hub_cache() / f"datasets--{name.replace('/', '--')}"
     snapshots = repo / "snapshots"
-    fix = (f"download it first: hf download --repo-type dataset {name} "
-           f"(or set HF_HOME / HF_HUB_CACHE to where it is cached)")  # fmt: skip
+    fix = (
+        f"download it first: hf download --repo-type dataset {name} "
+        f"(or set HF_HOME / HF_HUB_CACHE to where it is cached)"
+    )
     if not snapshots.is_dir():
         raise InputError(f"dataset {name} is not in the Hugging Face cache {hub_cache()}; {fix}.")
     ref = repo / "refs" / "main"
@@ -180,5 +186,7 @@ def locate(data: str | os.PathLike[str]) -> Located:
     if path.is_file() or has_parquet(path):
         root, shards = _parquet_shards(path, wanted, where)
         return Located(root, shards, "parquet", None, where)
-    raise InputError(f"{where} is not a parquet file, a folder of parquet shards or a "
-                     "save_to_disk folder; check the path.")  # fmt: skip
+    raise InputError(
+        f"{where} is not a parquet file, a folder of parquet shards or a "
+        "save_to_disk folder; check the path."
+    )

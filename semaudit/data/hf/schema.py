@@ -60,16 +60,20 @@ def _is_image_type(kind: pa.DataType) -> bool:
 def _is_label_type(kind: pa.DataType) -> bool:
     import pyarrow as pa
 
-    return bool(pa.types.is_integer(kind) or pa.types.is_string(kind)
-                or pa.types.is_large_string(kind))  # fmt: skip
+    return bool(
+        pa.types.is_integer(kind) or pa.types.is_string(kind) or pa.types.is_large_string(kind)
+    )
 
 
-def _pick(found: list[str], given: str | None, what: str, flag: str, all_: list[str],
-          where: str) -> str:  # fmt: skip
+def _pick(
+    found: list[str], given: str | None, what: str, flag: str, all_: list[str], where: str
+) -> str:
     if given is not None:
         if given not in all_:
-            raise InputError(f"{flag} {given!r} is not a column of {where} (it has: "
-                             f"{', '.join(all_)}); pass one of those.")  # fmt: skip
+            raise InputError(
+                f"{flag} {given!r} is not a column of {where} (it has: "
+                f"{', '.join(all_)}); pass one of those."
+            )
         return given
     if len(found) == 1:
         return found[0]
@@ -92,16 +96,20 @@ def choose_columns(
         images = [c for c in columns if _is_image_type(schema.field(c).type)]
     image = _pick(images, image_column, "image", "--image-column", columns, where)
     if not _is_image_type(schema.field(image).type):
-        raise InputError(f"column {image!r} of {where} holds {schema.field(image).type}, not "
-                         "image bytes; pass --image-column with the image column.")  # fmt: skip
+        raise InputError(
+            f"column {image!r} of {where} holds {schema.field(image).type}, not "
+            "image bytes; pass --image-column with the image column."
+        )
     labels = [c for c in columns if _kind(features.get(c)) == "ClassLabel"]
     if not labels:
         labels = [c for c in columns if c in LABEL_NAMES]
     label = _pick(labels, label_column, "ClassLabel", "--label-column", columns, where)
     if not _is_label_type(schema.field(label).type):
-        raise InputError(f"column {label!r} of {where} holds {schema.field(label).type}, not "
-                         "one class per row (an integer or a string); pass --label-column with "
-                         "the class column.")  # fmt: skip
+        raise InputError(
+            f"column {label!r} of {where} holds {schema.field(label).type}, not "
+            "one class per row (an integer or a string); pass --label-column with "
+            "the class column."
+        )
     feature = features.get(label)
     names = (
         feature.get("names")
