@@ -304,3 +304,25 @@ def test_functions_of_the_scan_and_the_cli_are_short() -> None:
                 if lines > MAX_FUNCTION_LINES:
                     long.append(f"{rel}:{node.lineno} {node.name}: {lines} lines")
     assert long == []
+
+
+# -- audit file names -----------------------------------------------------------------------
+
+_FILE_NAMES = {"audit.json", "summary.json", "weights.json", "classes.csv", "curves.csv",
+               "skipped.csv", "embeddings", "index.parquet"}  # fmt: skip
+_NAMED_ELSEWHERE = {"store/schema.py"}  # the constants themselves
+_NAMES_OWN_FILES = ("train/",)  # run directories: their own engineer's, not yet switched
+
+
+def test_audit_file_names_come_from_the_schema() -> None:
+    """docs/architecture.md: code names the audit's files through ``store/schema.py``'s
+    constants (``AUDIT_JSON``, …), never by a string literal of its own."""
+    found = []
+    for path in SOURCES:
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel in _NAMED_ELSEWHERE or rel.startswith(_NAMES_OWN_FILES):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and node.value in _FILE_NAMES:
+                found.append(f"{rel}:{node.lineno} {node.value!r}")
+    assert found == []

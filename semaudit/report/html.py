@@ -7,18 +7,14 @@ mis-escaped string could not run code or load anything.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import html
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import resources
-from string import Template
 from typing import Any
 
 import pandas as pd
 
 from semaudit.report import facts
+from semaudit.report.page import data_uri, esc, figure, numbers, page, paragraph
 from semaudit.report.table1 import table1_rows, table1_text
 from semaudit.report.thumbnails import ThumbnailSet
 from semaudit.stats.table1 import format_p
@@ -43,50 +39,23 @@ class FigureBlock:
     caption: str
 
 
-def esc(value: Any) -> str:
-    """HTML-escape any value (quotes included, so it is safe in attributes too)."""
-    return html.escape(str(value), quote=True)
-
-
-def _asset(name: str) -> str:
-    return (resources.files("semaudit.report") / "templates" / name).read_text(encoding="utf-8")
-
-
-def _data_uri(mime: str, data: bytes) -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-
-
 def _figure(block: FigureBlock) -> str:
-    src = _data_uri("image/png", block.png)
-    return (
-        f'<figure class="chart" id="fig-{esc(block.key)}"><img src="{src}" alt="{esc(block.alt)}">'
-        f"<figcaption>{esc(block.caption)}</figcaption></figure>"
-    )
+    return figure(block.key, block.png, block.alt, block.caption)
 
 
 def _header(audit: Audit) -> str:
-    numbers = "".join(
-        f"<div><dt>{esc(k.label)}</dt><dd>{esc(k.value)}</dd><p class=hint>{esc(k.hint)}</p></div>"
-        for k in facts.key_numbers(audit)
-    )
+    tiles = numbers((k.label, k.value, k.hint) for k in facts.key_numbers(audit))
     rows = "".join(f"<dt>{esc(a)}</dt><dd>{esc(b)}</dd>" for a, b in facts.provenance(audit))
     return (
         f"<h1>{esc(facts.title(audit))}</h1>"
         f'<p class="verdict">{esc(facts.verdict(audit))}</p>'
-        f'<dl class="numbers">{numbers}</dl>'
+        f"{tiles}"
         f'<details class="provenance"><summary>Provenance: backbone, settings, versions</summary>'
         f"<dl>{rows}</dl></details>"
     )
 
 
-def _section(sid: str, title: str, *parts: str) -> str:
-    heading = f'<h2 id="{sid}-h">{esc(title)}</h2>'
-    return f'<section id="{sid}" aria-labelledby="{sid}-h">{heading}{"".join(parts)}</section>'
-
-
-def _p(text: str, cls: str = "") -> str:
-    attr = f' class="{cls}"' if cls else ""
-    return f"<p{attr}>{esc(text)}</p>"
+_p = paragraph
 
 
 def _recommendations(audit: Audit) -> str:
@@ -166,7 +135,7 @@ def _thumbnails(thumbs: ThumbnailSet | None) -> str:
             if not items:
                 continue
             imgs = "".join(
-                f'<img src="{_data_uri("image/jpeg", t.jpeg)}" alt="{kind} image {i} of '
+                f'<img src="{data_uri("image/jpeg", t.jpeg)}" alt="{kind} image {i} of '
                 f'{esc(group.name)}: {esc(t.path)}" '
                 f'title="{esc(t.path)} (cosine to the class mean {t.similarity:.3f})">'
                 for i, t in enumerate(items, 1)
@@ -292,25 +261,12 @@ def render_html(
         ("classes", "All classes", _classes(audit)),
         ("skipped", f"Skipped files ({len(audit.skipped):,})", _skipped(audit)),
     ]  # fmt: skip
-    nav = (
-        "<ul>" + "".join(f'<li><a href="#{s}">{esc(t)}</a></li>' for s, t, _ in sections) + "</ul>"
-    )
-    script = _asset("report.js")
-    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
-    csp = (
-        "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-        f"script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
-    )
-    return Template(_asset("report.html.tmpl")).substitute(
-        csp=csp,
-        version=esc(version),
-        title=esc(facts.title(audit)),
-        css=_asset("report.css"),
+    return page(
+        title=facts.title(audit),
         header=_header(audit),
-        nav=nav,
-        sections="\n".join(_section(s, t, body) for s, t, body in sections),
+        sections=sections,
         footer=_p(f"Written by semaudit {version} from the audit at {audit.path}."),
-        js=script,
+        version=version,
     )
 
 

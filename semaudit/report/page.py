@@ -15,7 +15,7 @@ from importlib import resources
 from string import Template
 from typing import Any
 
-__all__ = ["esc", "figure", "numbers", "page", "paragraph", "section", "simple_table"]
+__all__ = ["data_uri", "esc", "figure", "numbers", "page", "paragraph", "section", "simple_table"]
 
 
 def esc(value: Any) -> str:
@@ -38,9 +38,14 @@ def section(sid: str, title: str, *parts: str) -> str:
     return f'<section id="{sid}" aria-labelledby="{sid}-h">{heading}{"".join(parts)}</section>'
 
 
+def data_uri(mime: str, data: bytes) -> str:
+    """``data`` inlined as a ``data:`` URI (the page loads nothing from elsewhere)."""
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
 def figure(key: str, png: bytes, alt: str, caption: str) -> str:
     """A PNG inlined as a data URI, with alt text and a caption saying how to read it."""
-    src = f"data:image/png;base64,{base64.b64encode(png).decode('ascii')}"
+    src = data_uri("image/png", png)
     return (
         f'<figure class="chart" id="fig-{esc(key)}"><img src="{src}" alt="{esc(alt)}">'
         f"<figcaption>{esc(caption)}</figcaption></figure>"

@@ -307,8 +307,8 @@ def load_embeddings(
     unknown = sorted(set(index["label"]) - set(lookup))
     if unknown:
         raise AuditError(
-            f"{Path(audit_dir) / 'embeddings' / 'index.parquet'} has labels missing from "
-            f"classes.csv ({unknown[:3]}); rerun `semaudit scan` to finish the audit."
+            f"{Path(audit_dir) / EMBEDDINGS_DIR / INDEX_PARQUET} has labels missing from "
+            f"{CLASSES_CSV} ({unknown[:3]}); rerun `semaudit scan` to finish the audit."
         )
     labels = np.array([lookup[label] for label in index["label"]], dtype=np.int64)
     reader = ShardReader(Path(audit_dir) / EMBEDDINGS_DIR)
