@@ -209,6 +209,13 @@ def test_hub_names_resolve_in_the_local_cache(
     assert train.items[0].path == "data/train-00000-of-00001.parquet#0"
     with pytest.raises(InputError, match=r"has no split 'validation' \(it has: test, train\)"):
         discover_source("hf:someone/fmnist@validation")
+    _hub_repo(tmp_path / "hub", "someone/two-configs", {
+        "small/train/0000.parquet": other, "large/train/0000.parquet": shard,
+    })  # the layout of the hub's parquet conversion: CONFIG/SPLIT/NNNN.parquet  # fmt: skip
+    with pytest.raises(InputError, match=r"several splits \(it has: large/train, small/train\)"):
+        discover_source("hf:someone/two-configs")
+    small = discover_source("hf:someone/two-configs@small/train")
+    assert small.items[0].path == "small/train/0000.parquet#0"
     monkeypatch.delenv("HF_HUB_CACHE")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))
     missing = semaudit_cli("scan", "hf:someone/fmnist", "--out", str(tmp_path / "a"))

@@ -16,6 +16,7 @@ from PIL import Image
 import semaudit
 from semaudit.data import discover_folder
 from semaudit.data.tar import discover_tars, is_tar_input
+from semaudit.errors import AuditError
 
 COUNTS = [20, 12, 7]
 
@@ -75,7 +76,9 @@ def test_tar_scan_equals_folder_scan_and_shares_its_cache(
     assert hashes_a == hashes_b  # the content hash of a member is the hash of its bytes
     again = semaudit.scan(shards, out=tmp_path / "tars", backbone="pixels")
     assert again.n_embedded == 0 and again.n_reused == sum(COUNTS)  # resume from shards
-    mixed = semaudit.scan(shards, out=tmp_path / "folder", backbone="pixels")
+    with pytest.raises(AuditError, match="--overwrite"):  # another data root: not silently
+        semaudit.scan(shards, out=tmp_path / "folder", backbone="pixels")
+    mixed = semaudit.scan(shards, out=tmp_path / "folder", backbone="pixels", overwrite=True)
     assert mixed.n_embedded == 0  # embeddings cached from the folder serve the shards
 
 

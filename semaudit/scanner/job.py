@@ -71,13 +71,18 @@ def check_out(
     manifest: str | os.PathLike[str] | None,
     *,
     overwrite: bool = False,
+    scanned: str | os.PathLike[str] | None = None,
 ) -> None:
     """Refuse an ``out`` that would destroy work: the data itself, a folder inside the data it
     scans, a folder of class folders of images, or an audit made from other data (another data
-    root or manifest; adding a class is a rescan) unless ``overwrite`` (docs/decisions.md)."""
+    root or manifest; adding a class is a rescan) unless ``overwrite`` (docs/decisions.md).
+
+    ``scanned`` is the path the user gave (default ``root``): an ``out`` inside it is refused
+    when it is a folder; a single file (a ``.tar`` or ``.parquet``) has nothing inside."""
     out_abs, root_abs = out.resolve(), root.resolve()
     fix = f"write the audit elsewhere, e.g. --out {new_out(root)}"
-    if manifest is None and root_abs.is_dir() and out_abs.is_relative_to(root_abs):
+    given = Path(scanned).resolve() if scanned is not None else root_abs
+    if manifest is None and given.is_dir() and out_abs.is_relative_to(given):
         raise InputError(f"--out {out} lies inside the data it scans ({root}); {fix}.")
     recorded = _recorded(out)
     if recorded is None:

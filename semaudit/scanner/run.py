@@ -78,9 +78,7 @@ def _inventory(
         )
     if data is None:
         raise UsageError("give a data folder or a manifest (a CSV/parquet of path,label).")
-    return discover_source(
-        data, image_column=config.image_column, label_column=config.label_column
-    )
+    return discover_source(data, image_column=config.image_column, label_column=config.label_column)
 
 
 def scan(
@@ -114,7 +112,7 @@ def scan(
     started = time.perf_counter()
     inventory = _inventory(data, manifest, split, allow_outside_root, config)
     out = Path(out)
-    check_out(out, inventory.root, manifest, overwrite=overwrite)
+    check_out(out, inventory.root, manifest, overwrite=overwrite, scanned=data)
     created = not out.exists() and dist.is_main
     try:
         with sigterm_as_interrupt():
