@@ -38,7 +38,8 @@ def versions(
                             seed=7)  # fmt: skip
     semaudit.scan(v1, out=root / "a1", backbone=backbone)
     shutil.copytree(root / "a1", root / "a2")  # the embedding cache kept between CI runs
-    second = semaudit.scan(v2, out=root / "a2", backbone=backbone)
+    # another data folder into a kept audit: --overwrite says so (docs/decisions.md)
+    second = semaudit.scan(v2, out=root / "a2", backbone=backbone, overwrite=True)
     assert second.n_embedded == 0 and second.n_reused == 3 * PER_CLASS + KEPT
     return root / "a1", root / "a2"
 

@@ -113,6 +113,7 @@ def test_scans_equal_the_folder_scan_and_share_its_embeddings(
     # another source into the same audit (overwrite: it records one data root): no new embedding
     saved = semaudit.scan(forms["saved"], out=tmp_path / "pq", backbone="pixels", overwrite=True)
     assert saved.n_embedded == 0 and saved.n_reused == sum(COUNTS)  # Arrow rows reuse parquet's
+    assert semaudit.load_audit(tmp_path / "pq").meta["source"]["kind"] == "arrow"
     mixed = semaudit.scan(forms["parquet"], out=tmp_path / "folder", backbone="pixels",
                           overwrite=True)  # fmt: skip
     assert mixed.n_embedded == 0  # embeddings cached from the files serve the rows

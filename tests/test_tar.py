@@ -74,6 +74,8 @@ def test_tar_scan_equals_folder_scan_and_shares_its_cache(
     hashes_a = set(pd.read_parquet(tmp_path / "folder" / "embeddings" / "index.parquet")["hash"])
     hashes_b = set(pd.read_parquet(tmp_path / "tars" / "embeddings" / "index.parquet")["hash"])
     assert hashes_a == hashes_b  # the content hash of a member is the hash of its bytes
+    kinds = [semaudit.load_audit(tmp_path / f).meta["source"]["kind"] for f in ("folder", "tars")]
+    assert kinds == ["folder", "tar"]
     again = semaudit.scan(shards, out=tmp_path / "tars", backbone="pixels")
     assert again.n_embedded == 0 and again.n_reused == sum(COUNTS)  # resume from shards
     with pytest.raises(AuditError, match="--overwrite"):  # another data root: not silently

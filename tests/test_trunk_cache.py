@@ -1,4 +1,4 @@
-"""The frozen trunk of ``--finetune last`` computed once and cached (docs/train.md, "Cached last")."""
+"""The frozen trunk of `--finetune last`, computed once and cached (docs/train.md)."""
 
 from __future__ import annotations
 

@@ -257,7 +257,10 @@ def _show(job: TrainJob, result: Any, json_output: bool) -> None:
 
 def _train(
     data: Path = typer.Argument(
-        ..., help="Training folder (one sub-folder per class).", show_default=False
+        ...,
+        help="Training data, as audited: a folder (one sub-folder per class), tar shards, "
+        "a Hugging Face dataset (parquet, save_to_disk) or hf:OWNER/NAME.",
+        show_default=False,
     ),
     audit: Path = typer.Option(
         ..., "--audit", help="Audit of DATA written by `semaudit scan`.", rich_help_panel=INPUT
@@ -265,11 +268,14 @@ def _train(
     val: Path | None = typer.Option(
         None,
         "--val",
-        help="Validation folder (same classes) for model selection.",
+        help="Validation data (same classes, any form DATA takes) for model selection.",
         rich_help_panel=INPUT,
     ),
     test: Path | None = typer.Option(
-        None, "--test", help="Test folder: evaluated once, after training.", rich_help_panel=INPUT
+        None,
+        "--test",
+        help="Test data (any form DATA takes): evaluated once, after training.",
+        rich_help_panel=INPUT,
     ),
     config_file: Path | None = typer.Option(
         None, "--config", help="TOML file with a [train] table.", rich_help_panel=INPUT

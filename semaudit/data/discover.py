@@ -47,6 +47,7 @@ class Inventory:
     items: list[ImageItem]
     classes: list[str]
     skipped: list[tuple[str, str]]
+    kind: str = "folder"  # what was read: folder, tar, parquet or arrow (audit.json source.kind)
 
 
 def _is_image_name(name: str) -> bool:

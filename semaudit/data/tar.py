@@ -96,7 +96,7 @@ def discover_tars(data: str | os.PathLike[str]) -> Inventory:
             "expected WebDataset members <key>.jpg with <key>.cls or a class folder."
         )
     classes = sorted({item.label for item in items})
-    return Inventory(root, sorted(items, key=lambda i: i.path), classes, skipped)
+    return Inventory(root, sorted(items, key=lambda i: i.path), classes, skipped, kind="tar")
 
 
 def read_member(item: ImageItem) -> bytes:

@@ -63,7 +63,7 @@ def write_audit(
         "semaudit_version": __version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "source": {
-            "kind": "manifest" if manifest is not None else "folder",
+            "kind": "manifest" if manifest is not None else inventory.kind,
             "root": str(inventory.root.resolve()),
             "manifest": str(Path(manifest).resolve()) if manifest is not None else None,
         },

@@ -112,4 +112,4 @@ def discover_hf(
             "with --image-column / --label-column."
         )
     classes = sorted(names | {item.label for item in items})
-    return Inventory(located.root, items, classes, skipped)
+    return Inventory(located.root, items, classes, skipped, kind=located.kind)
