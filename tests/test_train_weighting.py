@@ -190,3 +190,23 @@ def test_interclass_alpha_settings() -> None:
         TrainConfig(weighting="dssb", interclass_alpha="none"), np.array([90, 10]), labels=labels
     )
     assert (auto.alpha, none.alpha) == (2.0, 0.0)  # type: ignore[attr-defined]
+
+
+def test_the_weight_history_stays_bounded_and_evenly_spaced(monkeypatch):
+    """A per-step refresh records at most HISTORY_ROWS rows, thinned by two when full."""
+    from semaudit.train.weightings import dssb
+
+    monkeypatch.setattr(dssb, "HISTORY_ROWS", 8)
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], 6)
+    weighting = dssb.DynamicSSB(np.bincount(labels), labels=labels, feature_dim=16, warmup_epochs=0)
+    weighting.observe(np.arange(labels.size), rng.normal(size=(labels.size, 16)))
+    for iteration in range(50):
+        weighting.refresh(iteration)
+    steps = [it for it, _ in weighting.history]
+    assert weighting.refreshes == 50 and len(steps) <= 8
+    assert steps[0] == 0 and len(set(np.diff(steps))) == 1  # every k-th refresh, k a power of 2
+    assert np.diff(steps)[0] == weighting.history_stride == 8
+    restored = dssb.DynamicSSB(np.bincount(labels), labels=labels, feature_dim=16)
+    restored.load_state(weighting.state())
+    assert (restored.refreshes, restored.history_stride) == (50, 8)

@@ -357,7 +357,7 @@ def _metrics(
         "epoch_seconds_mean": float(np.mean(epoch_seconds)) if epoch_seconds else None,
         "epoch_seconds_median": float(np.median(epoch_seconds)) if epoch_seconds else None,
         "pool_bytes": t.pool.nbytes if t.pool is not None else 0,
-        "dssb_refreshes": len(t.weighting.history),
+        "dssb_refreshes": getattr(t.weighting, "refreshes", len(t.weighting.history)),
         "train_images": len(t.inputs.train),
         "eval_seconds": None,
     }

@@ -12,6 +12,11 @@ Sec. 4 and App. D), from a storage pool of the latest feature of every training 
 
 The earlier variant (L2-normalised rows, full width, no interference, every 10 steps) is
 ``pool_dim=0, normalize=True, interclass_alpha=0, refresh_every=10``.
+
+``history`` (``weights_history.csv``, the checkpoint) keeps at most :data:`HISTORY_ROWS` of the
+refreshes, evenly spaced: when full, every other row is dropped and from then on every second
+refresh is recorded (a per-step refresh on ImageNet-LT would otherwise add ~40,000 rows of
+1,000 weights). ``refreshes`` counts them all.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from semaudit.stats.interclass import resolve_interclass_alpha
 from semaudit.train.config import TrainConfig
 from semaudit.train.pool import FeaturePool
 from semaudit.train.weightings.base import Weighting
+
+HISTORY_ROWS = 2048
 
 
 def interclass_alpha_value(alpha: float | str | None, counts: np.ndarray) -> float:
@@ -74,6 +81,8 @@ class DynamicSSB(Weighting):
         self.pool: FeaturePool | None = None
         self.current_weights: np.ndarray | None = None
         self.last_refresh = -1
+        self.refreshes = 0
+        self.history_stride = 1  # record every k-th refresh (doubles when the history is full)
         if feature_dim is not None:
             self.make_pool(feature_dim)
 
@@ -121,7 +130,12 @@ class DynamicSSB(Weighting):
             interclass_alpha=self.alpha, gamma=self.gamma, coding_alpha=self.coding_alpha
         )[0]
         self.last_refresh = iteration
-        self.history.append((iteration, [float(w) for w in self.current_weights]))
+        if self.refreshes % self.history_stride == 0:
+            self.history.append((iteration, [float(w) for w in self.current_weights]))
+            if len(self.history) > HISTORY_ROWS:
+                self.history = self.history[::2]
+                self.history_stride *= 2
+        self.refreshes += 1
 
     def state(self) -> dict[str, Any]:
         current = self.current_weights
@@ -129,6 +143,8 @@ class DynamicSSB(Weighting):
             "current": None if current is None else [float(w) for w in current],
             "last_refresh": self.last_refresh,
             "history": self.history,
+            "refreshes": self.refreshes,
+            "history_stride": self.history_stride,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -136,6 +152,8 @@ class DynamicSSB(Weighting):
         self.current_weights = None if current is None else np.asarray(current, dtype=np.float64)
         self.last_refresh = int(state.get("last_refresh", -1))
         self.history = [(int(i), [float(x) for x in w]) for i, w in state.get("history", [])]
+        self.refreshes = int(state.get("refreshes", len(self.history)))
+        self.history_stride = int(state.get("history_stride", 1))
 
 
 WEIGHTING = DynamicSSB
