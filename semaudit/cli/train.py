@@ -255,11 +255,16 @@ def _show(job: TrainJob, result: Any, json_output: bool) -> None:
         _show_run(result.metrics, job.out)
 
 
+DATA_HELP = (
+    "Training data, as audited: a folder (one sub-folder per class), tar shards, a Hugging Face "
+    "dataset (parquet, save_to_disk) or hf:OWNER/NAME."
+)
+
+
 def _train(
     data: Path = typer.Argument(
         ...,
-        help="Training data, as audited: a folder (one sub-folder per class), tar shards, "
-        "a Hugging Face dataset (parquet, save_to_disk) or hf:OWNER/NAME.",
+        help=DATA_HELP,
         show_default=False,
     ),
     audit: Path = typer.Option(
