@@ -43,6 +43,7 @@ __all__ = [
     "require",
     "resolve_config",
     "section_prefix",
+    "setting",
 ]
 
 T = TypeVar("T")
@@ -52,6 +53,22 @@ FLAGS = "command-line options"
 CONFIG_NAMES = ("semaudit.toml", "pyproject.toml")
 WILDCARD = "*"
 """In an ``allowed`` mapping of :func:`check_keys`, the key that matches any name (class names)."""
+
+
+def setting(
+    default: Any,
+    help: str,
+    *,
+    panel: str | None = None,
+    shown: str | None = None,
+    flag: str | None = None,
+) -> Any:
+    """A field of a settings dataclass (``ScanConfig``, ``TrainConfig``) with its flag: ``help``
+    (no default in it), help ``panel``, ``shown`` (the default as a user reads it when the value
+    is ``None``), ``flag`` (default ``--field-name``; ``--x/--no-x`` for booleans; short names
+    after a space, ``"--backbone -b"``). ``semaudit.cli._settings`` builds the flags."""
+    meta = {"help": help, "panel": panel, "shown": shown, "flag": flag}
+    return dataclasses.field(default=default, metadata=meta)
 
 
 def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:

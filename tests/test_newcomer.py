@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from semaudit import __version__
 from semaudit.cli import commands  # noqa: F401  (registers the commands)
 from semaudit.cli._app import COMMAND_ORDER, app
-from semaudit.cli.scan import CONFIG_ONLY, SCAN_OPTIONS, default_text
-from semaudit.scanner.config import ScanConfig
+from semaudit.cli._settings import flag_of, flagged_fields, shown_default
+from semaudit.scanner.config import CONFIG_ONLY, ScanConfig
 
 WIDE = {"COLUMNS": "300", "NO_COLOR": "1"}
 
@@ -65,9 +65,11 @@ def test_help_of_every_command_shows_every_default(name: str) -> None:
 
 def test_scan_help_shows_scan_config_defaults_in_panels() -> None:
     text = _help("scan", "-h")
-    assert len(SCAN_OPTIONS) >= 14
-    for option in SCAN_OPTIONS:
-        assert f"[default: {default_text(option)}]" in _row(text, option.flags[0].split("/")[0])
+    fields = flagged_fields(ScanConfig, CONFIG_ONLY)
+    assert len(fields) >= 14
+    for field in fields:
+        flag = flag_of(field).split("/")[0].split(" ")[0]
+        assert f"[default: {shown_default(field)}]" in _row(text, flag), flag
     assert "[default: 5]" in _row(text, "--min-images")
     assert ScanConfig().min_images == 5 and "[default: 0.9]" in _row(text, "--target-saturation")
     assert "TOML file with a [scan] table" in _row(text, "--config")
@@ -78,12 +80,14 @@ def test_scan_help_shows_scan_config_defaults_in_panels() -> None:
 
 
 def test_scan_settings_come_from_one_table() -> None:
-    """Every ScanConfig field a user sets per run has exactly one flag, from SCAN_OPTIONS."""
+    """Every ScanConfig field a user sets per run has exactly one flag, made from the field."""
     params = {p.name: p for p in _commands()["scan"].params}
-    fields = [option.field for option in SCAN_OPTIONS]
-    assert len(fields) == len(set(fields)) and not set(fields) & CONFIG_ONLY
-    # a new ScanConfig field needs one decision in the CLI: a SCAN_OPTIONS row or CONFIG_ONLY
+    fields = [f.name for f in flagged_fields(ScanConfig, CONFIG_ONLY)]
+    assert not set(fields) & CONFIG_ONLY
+    # a new ScanConfig field needs one decision: its help in setting(...), or CONFIG_ONLY
     assert set(fields) | CONFIG_ONLY == set(ScanConfig().to_dict())
+    helpless = [f.name for f in flagged_fields(ScanConfig, CONFIG_ONLY) if "help" not in f.metadata]
+    assert helpless == []
     for field in fields:
         assert params[field].default is None  # None: the config file / env / default decide
 

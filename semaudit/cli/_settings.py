@@ -1,4 +1,5 @@
-"""Flags generated from a settings dataclass whose fields carry their help (``TrainConfig``).
+"""Flags generated from a settings dataclass whose fields carry their help (``ScanConfig``,
+``TrainConfig``).
 
 A field's ``metadata`` holds ``help``, ``panel``, ``shown`` (the default as a user reads it, for
 ``None`` values) and ``flag`` (default ``--field-name``, ``--x/--no-x`` for booleans). The flag,
@@ -42,11 +43,14 @@ def flagged_fields(cls: type, config_only: frozenset[str] = frozenset()) -> list
     return [f for f in dataclasses.fields(cls) if f.name not in config_only]
 
 
-def setting_parameter(cls: type, field: dataclasses.Field[Any]) -> inspect.Parameter:
-    """One keyword parameter Typer reads as the field's flag (``None``: not given)."""
+def setting_parameter(
+    cls: type, field: dataclasses.Field[Any], help_text: str | None = None
+) -> inspect.Parameter:
+    """One keyword parameter Typer reads as the field's flag (``None``: not given);
+    ``help_text`` replaces the field's own (a help built at run time)."""
     hint = typing.get_type_hints(cls)[field.name]
     annotation = hint if type(None) in typing.get_args(hint) else hint | None
-    help_text = field.metadata.get("help") or field.name.replace("_", " ") + "."  # a test asks
+    help_text = help_text or field.metadata.get("help") or field.name.replace("_", " ") + "."
     return inspect.Parameter(
         field.name,
         inspect.Parameter.KEYWORD_ONLY,
@@ -61,9 +65,17 @@ def setting_parameter(cls: type, field: dataclasses.Field[Any]) -> inspect.Param
     )
 
 
-def with_settings(func: Any, cls: type, *, before: str, config_only: frozenset[str]) -> Any:
+def with_settings(
+    func: Any,
+    cls: type,
+    *,
+    before: str,
+    config_only: frozenset[str],
+    helps: dict[str, str] | None = None,
+) -> Any:
     """``func`` with one keyword parameter per flagged field of ``cls``, placed before the
-    parameter ``before``; ``func`` takes them as ``**settings``."""
+    parameter ``before``; ``func`` takes them as ``**settings``. ``helps`` overrides the help
+    of some fields."""
     signature = inspect.signature(func)
     fixed = [
         p.replace(kind=p.KEYWORD_ONLY)
@@ -71,6 +83,8 @@ def with_settings(func: Any, cls: type, *, before: str, config_only: frozenset[s
         if p.kind != p.VAR_KEYWORD
     ]
     at = [p.name for p in fixed].index(before)
-    settings = [setting_parameter(cls, f) for f in flagged_fields(cls, config_only)]
+    helps = helps or {}
+    fields = flagged_fields(cls, config_only)
+    settings = [setting_parameter(cls, f, helps.get(f.name)) for f in fields]
     func.__signature__ = signature.replace(parameters=[*fixed[:at], *settings, *fixed[at:]])
     return func

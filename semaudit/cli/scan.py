@@ -1,15 +1,12 @@
 """``semaudit scan``: embed a dataset and write its audit directory.
 
-Every ``ScanConfig`` setting that has a flag is declared once, in ``SCAN_OPTIONS`` (flag, help,
-help panel); the command's signature is built from that table and its default text is read
-from ``ScanConfig``, so a new setting touches ``ScanConfig`` and one row here (or ``CONFIG_ONLY``).
+Every ``ScanConfig`` field made with ``setting()`` is a flag, built by ``cli/_settings.py`` as for
+``train``: its help, panel and shown default live with the field, so a new setting touches
+``ScanConfig`` alone (or ``CONFIG_ONLY``, for tuning that has no flag).
 """
 
 from __future__ import annotations
 
-import inspect
-import typing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +15,12 @@ import typer
 from semaudit.cli._app import app, examples, out, plain, print_json, print_table
 from semaudit.cli._options import scan_config
 from semaudit.cli._progress import ScanProgress
-from semaudit.scanner.config import ScanConfig
+from semaudit.cli._settings import flagged_fields, with_settings
+from semaudit.scanner.config import CONFIG_ONLY, INPUT, ScanConfig
 from semaudit.store.schema import CLASSES_CSV
 from semaudit.values import format_number, plural
 
-INPUT, BACKBONE, STATS, OUTPUT = "Input", "Backbone and speed", "Statistics", "Output"
-
-
-@dataclass(frozen=True)
-class ScanOption:
-    """One ``ScanConfig`` field as a ``scan`` flag. ``default`` overrides the shown default."""
-
-    field: str
-    flags: tuple[str, ...]
-    help: str
-    panel: str
-    default: str | None = None
+OUTPUT = "Output"
 
 
 def _backbone_help() -> str:
@@ -42,106 +29,6 @@ def _backbone_help() -> str:
 
     names = " | ".join(["auto", *(family.syntax for family in families().values())])
     return f"{names} (list: semaudit models)."
-
-
-SCAN_OPTIONS = (
-    ScanOption(
-        "backbone",
-        ("--backbone", "-b"),
-        _backbone_help(),
-        BACKBONE,
-        "auto: OpenCLIP ViT-B-32 when its weights are here, else efficientnet-lite0",
-    ),
-    ScanOption(
-        "image_column",
-        ("--image-column",),
-        "Hugging Face dataset: the column of image bytes.",
-        INPUT,
-        "the one Image feature",
-    ),
-    ScanOption(
-        "label_column",
-        ("--label-column",),
-        "Hugging Face dataset: the class column.",
-        INPUT,
-        "the one ClassLabel feature, else a label column",
-    ),
-    ScanOption("weights", ("--weights",), "Local .pt / .safetensors weights.", BACKBONE, "none"),
-    ScanOption("device", ("--device",), "auto | cpu | cuda[:N].", BACKBONE),
-    ScanOption(
-        "batch_size",
-        ("--batch-size",),
-        "Images per forward pass.",
-        BACKBONE,
-        "GPU 256; CPU 8 for CNNs, 64 for ViTs",
-    ),
-    ScanOption("workers", ("--workers",), "Decoding processes.", BACKBONE, "spare cores, ≤ 8"),
-    ScanOption("dtype", ("--dtype",), "Stored embeddings: float16 | float32.", BACKBONE),
-    ScanOption(
-        "alpha",
-        ("--alpha",),
-        "Coding-rate α; 1 with --no-normalize is the authors' volume.",
-        STATS,
-        "d, the embedding dimension",
-    ),
-    ScanOption("normalize", ("--normalize/--no-normalize",), "L2-normalise features.", STATS),
-    ScanOption(
-        "interclass_alpha",
-        ("--interclass-alpha",),
-        "α of the scale with inter-class interference S: auto or a number ≥ 1.",
-        STATS,
-        "auto: 2 when the largest class has ≥ 2× the smallest's images, else 1",
-    ),
-    ScanOption("min_images", ("--min-images",), "Classes with fewer images are flagged.", STATS),
-    ScanOption(
-        "draws", ("--draws",), "Random subsets per curve point and for matched scale.", STATS
-    ),
-    ScanOption(
-        "target_saturation", ("--target-saturation",), "Saturation need_more aims at.", STATS
-    ),
-    ScanOption(
-        "matched_m",
-        ("--matched-m",),
-        "Subset size m* for matched scale.",
-        STATS,
-        "smallest eligible class",
-    ),
-    ScanOption("gamma", ("--gamma",), "Exponent of the balanced weights (1/S)^γ.", STATS),
-    ScanOption("probe", ("--probe/--no-probe",), "Cross-validated linear probe.", STATS),
-    ScanOption("seed", ("--seed",), "Seed of every random draw.", STATS),
-)
-
-
-CONFIG_ONLY = frozenset({"shard_size", "curve_points", "probe_folds", "probe_max_per_class"})
-"""``ScanConfig`` fields set only in ``[scan]`` or ``SEMAUDIT_SCAN_*``: tuning, not run flags."""
-
-
-def default_text(option: ScanOption) -> str:
-    """The default a user sees: the row's own text, else ``ScanConfig``'s value."""
-    if option.default is not None:
-        return option.default
-    value = getattr(ScanConfig(), option.field)
-    if isinstance(value, bool):
-        on, _, off = option.flags[0].partition("/")
-        return (on if value else off).lstrip("-")
-    return str(value)
-
-
-def _parameter(option: ScanOption) -> inspect.Parameter:
-    hint = typing.get_type_hints(ScanConfig)[option.field]
-    annotation = hint if type(None) in typing.get_args(hint) else hint | None
-    return inspect.Parameter(
-        option.field,
-        inspect.Parameter.KEYWORD_ONLY,
-        annotation=annotation,
-        default=typer.Option(
-            None,
-            *option.flags,
-            help=f"{option.help} [default: {default_text(option)}]",  # _app escapes brackets
-            rich_help_panel=option.panel,
-            show_default=False,
-        ),
-    )
 
 
 def run_scan(
@@ -359,7 +246,7 @@ def _scan(
     result = run_scan(
         data,
         out_dir,
-        {option.field: settings.get(option.field) for option in SCAN_OPTIONS},
+        {f.name: settings.get(f.name) for f in flagged_fields(ScanConfig, CONFIG_ONLY)},
         config_file=config_file,
         manifest=manifest,
         split=split,
@@ -374,20 +261,6 @@ def _scan(
         out.print(f"Next: semaudit report {result.out}", markup=False)
 
 
-def _with_settings(func: Any) -> Any:
-    """``func`` with one keyword parameter per row of ``SCAN_OPTIONS`` (Typer reads these)."""
-    signature = inspect.signature(func)
-    fixed = [
-        p.replace(kind=p.KEYWORD_ONLY)
-        for p in signature.parameters.values()
-        if p.kind != p.VAR_KEYWORD
-    ]
-    at = [p.name for p in fixed].index("out_dir")  # the settings panels go before "Output"
-    settings = [_parameter(option) for option in SCAN_OPTIONS]
-    func.__signature__ = signature.replace(parameters=[*fixed[:at], *settings, *fixed[at:]])
-    return func
-
-
 scan = app.command(
     "scan",
     epilog=examples(
@@ -397,4 +270,12 @@ scan = app.command(
         "semaudit scan data/train -b openclip:ViT-B-32/laion2b_s34b_b79k --device cuda",
         "semaudit scan data/train --alpha 1 --no-normalize   # the first author's volume",
     ),
-)(_with_settings(_scan))
+)(
+    with_settings(
+        _scan,
+        ScanConfig,
+        before="out_dir",
+        config_only=CONFIG_ONLY,
+        helps={"backbone": _backbone_help()},
+    )
+)

@@ -6,36 +6,90 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from semaudit.config import is_device, overlay, require
+from semaudit.config import is_device, overlay, require, setting
 from semaudit.stats.defaults import METHOD
+
+INPUT, BACKBONE, STATS = "Input", "Backbone and speed", "Statistics"  # help panels
+
+CONFIG_ONLY = frozenset({"shard_size", "curve_points", "probe_folds", "probe_max_per_class"})
+"""Fields set only in ``[scan]`` or ``SEMAUDIT_SCAN_*``: tuning, not run flags."""
 
 
 @dataclass(frozen=True)
 class ScanConfig:
-    """Settings of one scan (docs/method.md for the maths ones)."""
+    """Settings of one scan (docs/method.md for the maths ones). A field made with
+    :func:`~semaudit.config.setting` is a ``scan`` flag (help, panel, shown default); the
+    others are in :data:`CONFIG_ONLY`."""
 
-    backbone: str = "auto"
-    weights: str | None = None
-    device: str = "auto"
-    batch_size: int | None = None  # None: per backbone and device (embed.default_batch_size)
-    workers: int | None = None  # None: one decoding process per spare core, at most 8
+    backbone: str = setting(
+        "auto",
+        "auto | efficientnet-lite0 | openclip:MODEL/TAG | torchvision:NAME | pixels (list: "
+        "semaudit models).",  # the CLI lists the registered families instead
+        panel=BACKBONE,
+        shown="auto: OpenCLIP ViT-B-32 when its weights are here, else efficientnet-lite0",
+        flag="--backbone -b",
+    )
+    weights: str | None = setting(
+        None, "Local .pt / .safetensors weights.", panel=BACKBONE, shown="none"
+    )
+    device: str = setting("auto", "auto | cpu | cuda[:N].", panel=BACKBONE)
+    batch_size: int | None = setting(  # None: per backbone and device
+        None,
+        "Images per forward pass.",
+        panel=BACKBONE,
+        shown="GPU 256; CPU 8 for CNNs, 64 for ViTs",
+    )
+    workers: int | None = setting(  # None: runtime.cpu_plan
+        None,
+        "Decoding processes.",
+        panel=BACKBONE,
+        shown="1 on a CPU with ≤ 4 cores, else spare cores, ≤ 8",
+    )
     shard_size: int = 4096
-    dtype: str = "float16"
-    alpha: float | None = None  # None: d, the MCR² coding rate
-    normalize: bool = METHOD.normalize
-    interclass_alpha: str = "auto"  # α of S; "auto": stats.interclass.auto_interclass_alpha
-    min_images: int = METHOD.min_images
-    seed: int = 0
-    draws: int = METHOD.draws
+    dtype: str = setting("float16", "Stored embeddings: float16 | float32.", panel=BACKBONE)
+    alpha: float | None = setting(
+        None,
+        "Coding-rate α; 1 with --no-normalize is the authors' volume.",
+        panel=STATS,
+        shown="d, the embedding dimension",
+    )
+    normalize: bool = setting(METHOD.normalize, "L2-normalise features.", panel=STATS)
+    interclass_alpha: str = setting(
+        "auto",
+        "α of the scale with inter-class interference S: auto or a number ≥ 1.",
+        panel=STATS,
+        shown="auto: 2 when the largest class has ≥ 2× the smallest's images, else 1",
+    )
+    min_images: int = setting(
+        METHOD.min_images, "Classes with fewer images are flagged.", panel=STATS
+    )
+    seed: int = setting(0, "Seed of every random draw.", panel=STATS)
+    draws: int = setting(
+        METHOD.draws, "Random subsets per curve point and for matched scale.", panel=STATS
+    )
     curve_points: int = METHOD.curve_points
-    target_saturation: float = METHOD.target_saturation
-    matched_m: int | None = None  # None: the smallest eligible class
-    gamma: float = METHOD.gamma
-    probe: bool = True
+    target_saturation: float = setting(
+        METHOD.target_saturation, "Saturation need_more aims at.", panel=STATS
+    )
+    matched_m: int | None = setting(
+        None, "Subset size m* for matched scale.", panel=STATS, shown="smallest eligible class"
+    )
+    gamma: float = setting(METHOD.gamma, "Exponent of the balanced weights (1/S)^γ.", panel=STATS)
+    probe: bool = setting(True, "Cross-validated linear probe.", panel=STATS)
     probe_folds: int = METHOD.probe_folds
     probe_max_per_class: int = 1000
-    image_column: str | None = None  # Hugging Face datasets: None = the one Image feature
-    label_column: str | None = None  # None: the one ClassLabel feature (or a "label" column)
+    image_column: str | None = setting(
+        None,
+        "Hugging Face dataset: the column of image bytes.",
+        panel=INPUT,
+        shown="the one Image feature",
+    )
+    label_column: str | None = setting(
+        None,
+        "Hugging Face dataset: the class column.",
+        panel=INPUT,
+        shown="the one ClassLabel feature, else a label column",
+    )
 
     def __post_init__(self) -> None:
         alpha_s = _interclass_text(self.interclass_alpha)

@@ -6,10 +6,11 @@ Files (``[train]``), ``SEMAUDIT_TRAIN_*`` variables and flags overlay these defa
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from semaudit.config import is_device, require
+from semaudit.config import setting as _setting
 from semaudit.errors import UsageError
 from semaudit.train.registry import list_losses, list_weightings
 
@@ -23,19 +24,9 @@ TRAINING, METHOD, DSSB, RUNTIME = "Training", "Loss and weighting", "dssb", "Run
 HEAD_LR, IMAGE_LR = 0.05, 0.01  # SGD learning rates of ``head`` and of ``last`` / ``full``
 
 
-def setting(
-    default: Any,
-    help: str,
-    *,
-    panel: str = TRAINING,
-    shown: str | None = None,
-    flag: str | None = None,
-) -> Any:
-    """A ``TrainConfig`` field with its ``train`` flag: ``help`` (no default in it), help
-    ``panel``, ``shown`` (the default as a user reads it when the value is ``None``), ``flag``
-    (default ``--field-name``; ``--x/--no-x`` for booleans)."""
-    meta = {"help": help, "panel": panel, "shown": shown, "flag": flag}
-    return field(default=default, metadata=meta)
+def setting(default: Any, help: str, *, panel: str = TRAINING, **flag: Any) -> Any:
+    """:func:`semaudit.config.setting` with ``train``'s default help panel."""
+    return _setting(default, help, panel=panel, **flag)
 
 
 @dataclass(frozen=True)
