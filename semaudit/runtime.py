@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-# On a CPU-only run with at most this many cores, one decoding process feeds a model that gets
-# the other cores (threads = cores - 1): no core is shared by the decoder and a model thread.
-# With two model threads on two shared cores the scan ran 5x slower on a loaded machine
-# (measured: docs/performance.md, "Scan throughput"; docs/decisions.md).
-SMALL_MACHINE_CORES = 4
+# On a CPU-only run with at most this many cores, images are decoded in the main process and
+# the model gets every core: measured on a quiet 2-core machine (600 Fashion-MNIST images,
+# Lite0, whole processes alternated with the naive loop, median of paired ratios): in-process
+# decoding with 2 threads 0.78x the naive loop, one worker + 2 threads 0.83x, one worker + 1
+# thread 1.13x (docs/performance.md, "Scan throughput"; docs/decisions.md).
+SMALL_MACHINE_CORES = 2
 MAX_WORKERS = 8
 
 
@@ -35,21 +36,18 @@ def cpu_count() -> int:
 
 
 def default_workers(device: str = "cpu", cores: int | None = None) -> int:
-    """Decoding processes: one per spare core, at most 8; on a small CPU-only machine one (none
-    on a single core)."""
+    """Decoding processes: one per spare core, at most 8; none on a small CPU-only machine
+    (decoding in the main process, between batches)."""
     cores = cpu_count() if cores is None else cores
     if not device.startswith("cuda") and cores <= SMALL_MACHINE_CORES:
-        return min(1, cores - 1)
+        return 0
     return max(0, min(MAX_WORKERS, cores - 1))
 
 
-def default_threads(workers: int, device: str = "cpu", cores: int | None = None) -> int:
-    """Torch threads of the main process: on a small CPU-only machine the cores the decoding
-    processes leave; otherwise every core, as torch's own default (not measured there)."""
-    cores = cpu_count() if cores is None else cores
-    if not device.startswith("cuda") and cores <= SMALL_MACHINE_CORES:
-        return max(1, cores - workers)
-    return cores
+def default_threads(cores: int | None = None) -> int:
+    """Torch threads of the main process: every core, as torch's own default (measured on 2
+    cores: a decoding process beside them costs less than a model thread taken away)."""
+    return cpu_count() if cores is None else cores
 
 
 def cpu_plan(workers: int | None, device: str = "cpu", cores: int | None = None) -> CpuPlan:
@@ -58,7 +56,7 @@ def cpu_plan(workers: int | None, device: str = "cpu", cores: int | None = None)
     ``OMP_NUM_THREADS``, when set (torchrun sets it to 1 per process), fixes the threads.
     """
     chosen = default_workers(device, cores) if workers is None else workers
-    threads = _env_threads() or default_threads(chosen, device, cores)
+    threads = _env_threads() or default_threads(cores)
     return CpuPlan(workers=chosen, threads=threads)
 
 

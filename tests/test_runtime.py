@@ -9,13 +9,13 @@ from semaudit import runtime
 from semaudit.errors import UsageError
 
 
-@pytest.mark.parametrize(("cores", "workers"), [(1, 0), (2, 1), (3, 1), (4, 1)])
-def test_a_small_cpu_machine_shares_no_core_between_decoder_and_model(
+@pytest.mark.parametrize(("cores", "workers"), [(1, 0), (2, 0), (3, 2), (4, 3)])
+def test_a_small_cpu_machine_decodes_in_process_with_every_core_for_the_model(
     cores: int, workers: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     plan = runtime.cpu_plan(None, "cpu", cores=cores)
-    assert plan == runtime.CpuPlan(workers=workers, threads=max(1, cores - workers))
+    assert plan == runtime.CpuPlan(workers=workers, threads=cores)
 
 
 def test_a_larger_machine_or_a_gpu_keeps_the_former_defaults(
@@ -30,10 +30,10 @@ def test_a_larger_machine_or_a_gpu_keeps_the_former_defaults(
 def test_asked_workers_are_kept_and_omp_num_threads_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert runtime.cpu_plan(0, "cpu", cores=2) == runtime.CpuPlan(workers=0, threads=2)
-    monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    assert runtime.cpu_plan(None, "cpu", cores=2) == runtime.CpuPlan(workers=1, threads=2)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert runtime.cpu_plan(None, "cpu", cores=2) == runtime.CpuPlan(workers=0, threads=1)
     monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
-    assert runtime.cpu_plan(None, "cpu", cores=2).threads == 1
+    assert runtime.cpu_plan(None, "cpu", cores=2).threads == 2
 
 
 def test_apply_threads_returns_the_previous_count() -> None:

@@ -43,7 +43,7 @@ class ScanConfig:
         None,
         "Decoding processes.",
         panel=BACKBONE,
-        shown="1 on a CPU with ≤ 4 cores, else spare cores, ≤ 8",
+        shown="0 on a CPU with ≤ 2 cores, else spare cores, ≤ 8",
     )
     shard_size: int = 4096
     dtype: str = setting("float16", "Stored embeddings: float16 | float32.", panel=BACKBONE)
