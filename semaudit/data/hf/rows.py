@@ -107,9 +107,10 @@ class _Open:
             table = self.file.read_row_group(group, columns=[self.column])
             _GROUPS[key] = image_bytes(table.column(0))
             _GROUP_BYTES[key] = sum(len(b or b"") for b in _GROUPS[key])
-            while sum(_GROUP_BYTES.values()) > GROUP_CACHE_BYTES and len(_GROUPS) > 1:
-                _GROUP_BYTES.pop(_GROUPS.popitem(last=False)[0])
         _GROUPS.move_to_end(key)
+        # the budget holds at every read (not only when a group is added): the newest stays
+        while sum(_GROUP_BYTES.values()) > GROUP_CACHE_BYTES and len(_GROUPS) > 1:
+            _GROUP_BYTES.pop(_GROUPS.popitem(last=False)[0])
         return _GROUPS[key][row - self.starts[group]]
 
     def close(self) -> None:
