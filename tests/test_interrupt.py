@@ -41,7 +41,8 @@ def _scan_until(data: Path, out: Path, sig: int, after: int) -> tuple[int, str]:
          "--backbone", "efficientnet-lite0"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave,
         env={**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200",
-             "SEMAUDIT_SCAN_BATCH_SIZE": "8", "SEMAUDIT_SCAN_WORKERS": "1"},
+             "SEMAUDIT_SCAN_BATCH_SIZE": "8", "SEMAUDIT_SCAN_WORKERS": "1",
+             "OMP_NUM_THREADS": "1"},  # one model thread: the signal lands mid-embedding
     )  # fmt: skip
     os.close(slave)
     text, sent = "", False
